@@ -1,0 +1,132 @@
+package gowsgi
+
+// #include <stdlib.h>
+// #include "gowsgi.h"
+import "C"
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/cgo"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+//go:embed loader.py
+var loaderSource string
+
+// App is a WSGI application loaded into the embedded interpreter, with its
+// pool of Python threads. It is an http.Handler; Server serves it over
+// plain HTTP/1.1 with less overhead.
+type App struct {
+	opts   Options
+	c      *C.gw_app
+	handle cgo.Handle
+	pool   *pool
+	log    *slog.Logger
+	access *accessLogger
+
+	errorsMu sync.Mutex    // serializes wsgi.errors writes
+	free     chan *request // requests kept for reuse
+	closed   atomic.Bool
+}
+
+// LoadError is returned by New when the application cannot be imported or
+// called: Traceback is Python's own account of it.
+type LoadError struct {
+	Spec      string
+	Traceback string
+}
+
+func (e *LoadError) Error() string {
+	return fmt.Sprintf("gowsgi: cannot load application %q:\n%s", e.Spec, e.Traceback)
+}
+
+// New imports the application named by opts.App (starting Python first, if
+// needed) and starts its Python threads.
+func New(opts Options) (*App, error) {
+	opts.setDefaults()
+	if opts.App == "" {
+		return nil, errors.New("gowsgi: no application given (Options.App, e.g. \"myproject.wsgi:application\")")
+	}
+	if err := StartPython(opts.Python); err != nil {
+		return nil, err
+	}
+	access, err := newAccessLogger(opts.AccessLog, opts.AccessLogFormat)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{opts: opts, log: opts.Logger, access: access, free: make(chan *request, opts.Threads+64)}
+	a.handle = cgo.NewHandle(a)
+
+	spec, loader, software := C.CString(opts.App), C.CString(loaderSource), C.CString("gowsgi/"+Version)
+	defer C.free(unsafe.Pointer(spec))
+	defer C.free(unsafe.Pointer(loader))
+	defer C.free(unsafe.Pointer(software))
+	cfg := C.gw_app_config{
+		handle:          C.uintptr_t(a.handle),
+		multithread:     cbool(opts.Threads > 1),
+		multiprocess:    cbool(opts.Multiprocess),
+		run_once:        0,
+		server_software: software,
+	}
+	var cerr *C.char
+	onPythonMain(func() { a.c = C.gw_app_load(spec, loader, &cfg, &cerr) })
+	if a.c == nil {
+		a.handle.Delete()
+		return nil, &LoadError{Spec: opts.App, Traceback: takeCString(cerr)}
+	}
+	a.pool = newPool(a.c, opts.Threads, opts.QueueSize, opts.QueueTimeout)
+	return a, nil
+}
+
+// Close stops the Python threads once their current requests finish and
+// releases the application. Requests still queued get 503. Stop serving
+// (http.Server.Shutdown, Server.Shutdown) before calling it.
+func (a *App) Close() error {
+	if a.closed.Swap(true) {
+		return nil
+	}
+	a.pool.close()
+	onPythonMain(func() { C.gw_app_free(a.c) })
+	a.handle.Delete()
+	for {
+		select {
+		case r := <-a.free:
+			r.destroy()
+		default:
+			return nil
+		}
+	}
+}
+
+// Options returns the options the App runs with, defaults filled in.
+func (a *App) Options() Options { return a.opts }
+
+func (a *App) getRequest() *request {
+	select {
+	case r := <-a.free:
+		return r
+	default:
+		return newRequest(a)
+	}
+}
+
+func (a *App) putRequest(r *request) {
+	r.recycle()
+	select {
+	case a.free <- r:
+	default:
+		r.destroy()
+	}
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,76 @@
+/*
+ * gw_python.h: declarations shared by the C files of the shim. Not seen by Go.
+ */
+#ifndef GW_PYTHON_H
+#define GW_PYTHON_H
+
+#define PY_SSIZE_T_CLEAN
+#if defined(__has_include)
+#if !__has_include(<Python.h>)
+#error "Python.h not found: install the Python development files (Debian/Ubuntu: apt-get install python3-dev pkg-config)"
+#endif
+#endif
+#include <Python.h>
+
+#include "gowsgi.h"
+
+struct gw_app {
+    PyObject *app;        /* the WSGI callable */
+    PyObject *template;   /* constant environ entries, copied per request */
+    uintptr_t handle;     /* Go App handle, for wsgi.errors */
+};
+
+/* The state of one call of the application. Lives on gw_handle's stack; the
+ * Python objects handed to the application point at it only while the call
+ * lasts. */
+typedef struct gw_call {
+    gw_app *app;
+    gw_req *req;
+    PyObject *status;     /* str given to start_response, NULL before */
+    PyObject *headers;    /* a copy of the header list given to start_response */
+    PyObject *write;      /* the write callable start_response returns */
+    int committed;        /* status and headers copied into req->head */
+    int head_sent;        /* Go has sent the head to the client */
+    int client_gone;      /* a write to the client failed */
+} gw_call;
+
+/* environ.c */
+int gw_environ_init(void);
+PyObject *gw_environ_new(gw_app *app, gw_req *req, PyObject *input);
+extern PyObject *gw_keys[GW_NKEYS];
+
+/* input.c: wsgi.input */
+extern PyTypeObject gw_input_type;
+PyObject *gw_input_new(gw_req *req);
+void gw_input_detach(PyObject *input);
+
+/* start_response.c: start_response, write() and the response head */
+extern PyTypeObject gw_responder_type;
+PyObject *gw_responder_new(gw_call *call);
+void gw_responder_detach(PyObject *responder);
+int gw_commit_head(gw_call *call);
+int gw_flush(gw_call *call, const char *data, Py_ssize_t len);
+
+/* filewrapper.c: wsgi.file_wrapper */
+extern PyTypeObject gw_filewrapper_type;
+int gw_send_file(gw_call *call, PyObject *wrapper);
+
+/* errors.c: wsgi.errors and tracebacks */
+extern PyTypeObject gw_errors_type;
+PyObject *gw_errors_new(uintptr_t app_handle);
+void gw_log_exception(gw_req *req, int level, const char *what);
+char *gw_format_exception(void);
+
+/* Shared helpers. */
+int gw_init_types(void);
+extern PyObject *gw_str_close;
+
+/* gw_lookup_attr: *result is the attribute or NULL when it is missing, with
+ * no AttributeError raised (cheap for the common "no close()" case). */
+#if PY_VERSION_HEX >= 0x030d0000
+#define gw_lookup_attr PyObject_GetOptionalAttr
+#else
+#define gw_lookup_attr _PyObject_LookupAttr
+#endif
+
+#endif

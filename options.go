@@ -1,0 +1,85 @@
+package gowsgi
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Options configure an App. The zero value of every field is a sensible
+// default, except App, which names the application.
+type Options struct {
+	// App names the WSGI callable as gunicorn does: "pkg.module:name",
+	// "pkg.module:factory(literal args)", or "pkg.module" for its
+	// "application" (else "app").
+	App string
+
+	// Threads is the number of Python threads serving requests (default 1).
+	// Each is a stable OS thread with its own Python thread state.
+	Threads int
+
+	// QueueSize bounds the requests waiting for a free Python thread
+	// (default 1024). A request that finds the queue full is answered
+	// 503 with Retry-After.
+	QueueSize int
+
+	// QueueTimeout bounds how long a request waits for a Python thread
+	// (default 30s; negative: no limit). Past it, 503 with Retry-After.
+	QueueTimeout time.Duration
+
+	// ScriptName is the mount prefix: requests under it reach the
+	// application with SCRIPT_NAME set to it and PATH_INFO the rest;
+	// other requests get 404.
+	ScriptName string
+
+	// LimitRequestBody, if positive, is the largest request body accepted;
+	// larger ones get 413.
+	LimitRequestBody int64
+
+	// Multiprocess sets wsgi.multiprocess (true when several worker
+	// processes serve the same application).
+	Multiprocess bool
+
+	// Logger receives the error log: application tracebacks, malformed
+	// requests, overload. Default slog.Default().
+	Logger *slog.Logger
+
+	// Errors receives what the application writes to wsgi.errors
+	// (default os.Stderr).
+	Errors io.Writer
+
+	// AccessLog, if set, receives one line per request in AccessLogFormat
+	// (default: gunicorn's, a combined log format).
+	AccessLog       io.Writer
+	AccessLogFormat string
+
+	// Python starts the interpreter, if no App started it yet.
+	Python PythonConfig
+}
+
+const (
+	defaultQueueSize    = 1024
+	defaultQueueTimeout = 30 * time.Second
+)
+
+func (o *Options) setDefaults() {
+	if o.Threads <= 0 {
+		o.Threads = 1
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = defaultQueueSize
+	}
+	if o.QueueTimeout == 0 {
+		o.QueueTimeout = defaultQueueTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Errors == nil {
+		o.Errors = os.Stderr
+	}
+	for len(o.ScriptName) > 0 && o.ScriptName[len(o.ScriptName)-1] == '/' {
+		o.ScriptName = o.ScriptName[:len(o.ScriptName)-1]
+	}
+}
