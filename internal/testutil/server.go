@@ -1,0 +1,262 @@
+// Package testutil runs the gowsgi command in tests: it builds the binary
+// once per test process, starts servers on 127.0.0.1 with a port the kernel
+// picks, and stops them by PID when the test ends.
+package testutil
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Root is the repository's top directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Testdata is the repository's testdata directory.
+func Testdata() string { return filepath.Join(Root(), "testdata") }
+
+var build struct {
+	once sync.Once
+	path string
+	err  error
+	dir  string
+}
+
+// Binary builds cmd/gowsgi (with the race detector when the tests run with
+// it) and returns its path. The build happens once per test process.
+func Binary(t testing.TB) string {
+	t.Helper()
+	build.once.Do(func() {
+		dir, err := os.MkdirTemp("", "gowsgi-test-bin-")
+		if err != nil {
+			build.err = err
+			return
+		}
+		build.dir = dir
+		build.path = filepath.Join(dir, "gowsgi")
+		args := []string{"build", "-o", build.path}
+		if RaceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/gowsgi")...)
+		cmd.Dir = Root()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if build.err != nil {
+		t.Fatal(build.err)
+	}
+	return build.path
+}
+
+// Cleanup removes the built binary; call it from TestMain after m.Run.
+func Cleanup() {
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
+}
+
+// Server is a running gowsgi process.
+type Server struct {
+	t    testing.TB
+	Cmd  *exec.Cmd
+	URL  string  // http://127.0.0.1:PORT of its first TCP listener
+	Addr string  // 127.0.0.1:PORT
+	Log  *Buffer // everything it wrote to stderr and stdout
+
+	waitOnce sync.Once
+	exitCode int
+	exited   chan struct{}
+}
+
+// Buffer is a bytes.Buffer safe for the process's output goroutines.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+var listening = regexp.MustCompile(`Listening at: http://(\S+)`)
+
+// Options for Start.
+type Options struct {
+	Dir string   // working directory (default: testdata)
+	Env []string // added to the environment
+	// NoBind leaves --bind to the caller's args; by default Start adds
+	// -b 127.0.0.1:0.
+	NoBind bool
+	// Wait is how long to wait for "Listening at" (default 60s).
+	Wait time.Duration
+}
+
+// Start runs gowsgi with args (plus -b 127.0.0.1:0) and waits until it
+// listens. The server is stopped when the test ends.
+func Start(t testing.TB, opts Options, args ...string) *Server {
+	t.Helper()
+	s := Launch(t, opts, args...)
+	wait := opts.Wait
+	if wait == 0 {
+		wait = 60 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if m := listening.FindStringSubmatch(s.Log.String()); m != nil {
+			s.Addr = m[1]
+			s.URL = "http://" + m[1]
+			return s
+		}
+		select {
+		case <-s.exited:
+			t.Fatalf("gowsgi exited (status %d) before listening:\n%s", s.exitCode, s.Log)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("gowsgi did not listen within %v:\n%s", wait, s.Log)
+	return nil
+}
+
+// Launch runs gowsgi without waiting for it to listen (for start-up
+// failures). The process is stopped when the test ends.
+func Launch(t testing.TB, opts Options, args ...string) *Server {
+	t.Helper()
+	if !opts.NoBind {
+		args = append([]string{"-b", "127.0.0.1:0"}, args...)
+	}
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Dir = opts.Dir
+	if cmd.Dir == "" {
+		cmd.Dir = Testdata()
+	}
+	cmd.Env = append(CleanEnv(), opts.Env...)
+	s := &Server{t: t, Cmd: cmd, Log: &Buffer{}, exited: make(chan struct{})}
+	cmd.Stdout = s.Log
+	cmd.Stderr = s.Log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := cmd.Wait()
+		s.exitCode = 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			s.exitCode = ee.ExitCode()
+		}
+		close(s.exited)
+	}()
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// CleanEnv is the test process's environment without the settings that
+// would change how gowsgi starts (GOWSGI_*, VIRTUAL_ENV).
+func CleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GOWSGI_") || strings.HasPrefix(kv, "VIRTUAL_ENV=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// PID of the server process.
+func (s *Server) PID() int { return s.Cmd.Process.Pid }
+
+// Signal sends sig to the server.
+func (s *Server) Signal(sig syscall.Signal) { s.Cmd.Process.Signal(sig) }
+
+// Wait waits up to d for the process to exit and returns its exit status
+// (-1 if it is still running).
+func (s *Server) Wait(d time.Duration) int {
+	select {
+	case <-s.exited:
+		return s.exitCode
+	case <-time.After(d):
+		return -1
+	}
+}
+
+// Stop ends the server: SIGTERM, then SIGKILL if it has not exited after
+// 15 seconds. It returns the exit status.
+func (s *Server) Stop() int {
+	select {
+	case <-s.exited:
+		return s.exitCode
+	default:
+	}
+	s.Cmd.Process.Signal(syscall.SIGTERM)
+	if code := s.Wait(15 * time.Second); code >= 0 {
+		return code
+	}
+	s.Cmd.Process.Kill()
+	<-s.exited
+	return s.exitCode
+}
+
+// RSS returns the server's resident set size and its peak (VmRSS, VmHWM)
+// in bytes, from /proc.
+func (s *Server) RSS() (rss, peak int64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.PID()))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = kb * 1024
+		case "VmHWM:":
+			peak = kb * 1024
+		}
+	}
+	return rss, peak
+}
+
+// ResetPeak resets the server's VmHWM, so RSS reports the peak from now on.
+func (s *Server) ResetPeak() error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.PID()), []byte("5"), 0)
+}
+
+// WaitLog waits up to d for the log to contain substr.
+func (s *Server) WaitLog(substr string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if strings.Contains(s.Log.String(), substr) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
