@@ -303,7 +303,10 @@ func (c *conn) environ(r *request) int {
 	fields := hreq.Fields
 	for i := range fields {
 		name := fields[i].Name
-		if h1.EqualFold(name, "host") || h1.EqualFold(name, "content-length") || repeatedBefore(fields, i) {
+		// Host is set above; the body's framing is the server's business:
+		// the application sees the decoded body and its CONTENT_LENGTH.
+		if h1.EqualFold(name, "host") || h1.EqualFold(name, "content-length") ||
+			h1.EqualFold(name, "transfer-encoding") || repeatedBefore(fields, i) {
 			continue
 		}
 		value := c.joinedValue(fields, i)

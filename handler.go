@@ -50,7 +50,8 @@ func (a *App) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	r.finish()
 	if r.clientGone && r.headSent {
 		// Cut the response short where net/http would complete it (it
-		// would end a chunked body cleanly).
+		// would end a chunked body cleanly), after what was sent so far.
+		s.rc.Flush()
 		panic(http.ErrAbortHandler)
 	}
 }

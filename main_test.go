@@ -1,0 +1,271 @@
+package gowsgi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/logging"
+)
+
+// The tests start the interpreter once, with testdata/ on sys.path, and
+// serve the applications of testdata/conformance.py through both front
+// ends: the HTTP/1.1 engine (Server) and net/http (App as http.Handler).
+func TestMain(m *testing.M) {
+	if err := StartPython(PythonConfig{Path: []string{"testdata"}}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	StopPython()
+	os.Exit(code)
+}
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// target is an application served one way.
+type target struct {
+	name      string
+	engine    bool // served by Server (else by net/http)
+	validated bool // wrapped in wsgiref.validate.validator
+	app       *App
+	url       string
+	addr      string
+	log       *syncBuffer // error log
+	errors    *syncBuffer // wsgi.errors
+	client    *http.Client
+}
+
+// newApp loads an application with its logs captured.
+func newApp(t *testing.T, opts Options) (*App, *syncBuffer, *syncBuffer) {
+	t.Helper()
+	log, errs := &syncBuffer{}, &syncBuffer{}
+	opts.Logger = slog.New(logging.NewHandler(log, slog.LevelDebug))
+	opts.Errors = errs
+	app, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	return app, log, errs
+}
+
+// serveEngine serves app with Server on a free port of 127.0.0.1.
+func serveEngine(t *testing.T, app *App, configure func(*Server)) string {
+	t.Helper()
+	srv := &Server{App: app}
+	if configure != nil {
+		configure(srv)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { srv.Serve(ln); close(done) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	})
+	return ln.Addr().String()
+}
+
+// serve loads the application and serves it the way v says.
+func serve(t *testing.T, v variant, opts Options) *target {
+	t.Helper()
+	spec := opts.App
+	if v.validated {
+		module, name, _ := strings.Cut(spec, ":")
+		opts.App = fmt.Sprintf("%s:validated(%q)", module, name)
+	}
+	app, log, errs := newApp(t, opts)
+	tg := &target{name: v.String(), engine: v.engine, validated: v.validated, app: app, log: log, errors: errs}
+	tr := &http.Transport{DisableCompression: true}
+	tg.client = &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	t.Cleanup(tr.CloseIdleConnections)
+	if v.engine {
+		tg.addr = serveEngine(t, app, nil)
+	} else {
+		srv := httptest.NewServer(app)
+		t.Cleanup(srv.Close)
+		tg.addr = srv.Listener.Addr().String()
+	}
+	tg.url = "http://" + tg.addr
+	return tg
+}
+
+type variant struct{ engine, validated bool }
+
+func (v variant) String() string {
+	s := "nethttp"
+	if v.engine {
+		s = "engine"
+	}
+	if v.validated {
+		s += "+validator"
+	}
+	return s
+}
+
+// eachTarget runs f against the conformance application name, served by
+// both front ends, each plain and behind wsgiref.validate.validator, which
+// must never fire.
+func eachTarget(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
+	run(t, name, opts, true, f)
+}
+
+// eachPlain is eachTarget without the validator, for applications that
+// break a rule on purpose or use what the validator forbids.
+func eachPlain(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
+	run(t, name, opts, false, f)
+}
+
+func run(t *testing.T, name string, opts Options, validate bool, f func(t *testing.T, tg *target)) {
+	for _, v := range []variant{{true, false}, {false, false}, {true, true}, {false, true}} {
+		if v.validated && !validate {
+			continue
+		}
+		t.Run(v.String(), func(t *testing.T) {
+			o := opts
+			o.App = "conformance:" + name
+			tg := serve(t, v, o)
+			f(t, tg)
+			if v.validated && strings.Contains(tg.log.String(), "AssertionError") {
+				t.Errorf("wsgiref.validate fired:\n%s", tg.log)
+			}
+		})
+	}
+}
+
+// get performs a request and returns the response with its body read.
+func (tg *target) do(t *testing.T, method, path string, body io.Reader, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, tg.url+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+		} else {
+			req.Header.Add(header[i], header[i+1])
+		}
+	}
+	resp, err := tg.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return resp, string(b)
+}
+
+func (tg *target) get(t *testing.T, path string, header ...string) (*http.Response, string) {
+	t.Helper()
+	return tg.do(t, "GET", path, nil, header...)
+}
+
+// getJSON GETs path and decodes a 200 JSON answer into v.
+func (tg *target) getJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	resp, body := tg.get(t, path)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s\n%s\nlog:\n%s", path, resp.Status, body, tg.log)
+	}
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("GET %s: %v in %q", path, err, body)
+	}
+}
+
+// raw sends bytes on a new connection and returns all the server sends
+// back until it closes the connection.
+func raw(t *testing.T, addr, request string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(c, request); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil && !isReset(err) {
+		t.Fatalf("reading the answer: %v (got %q)", err, b)
+	}
+	return string(b)
+}
+
+func isReset(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe"))
+}
+
+// readResponses reads n responses from one connection.
+func readResponses(t *testing.T, r *bufio.Reader, n int, method string) []string {
+	t.Helper()
+	var out []string
+	for i := 0; i < n; i++ {
+		resp, err := http.ReadResponse(r, &http.Request{Method: method})
+		if err != nil {
+			t.Fatalf("response %d: %v", i+1, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("response %d body: %v", i+1, err)
+		}
+		out = append(out, resp.Status+"|"+string(b))
+	}
+	return out
+}
+
+func readerOrNil(r *strings.Reader) io.Reader {
+	if r == nil {
+		return nil
+	}
+	return r
+}
