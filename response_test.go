@@ -226,4 +226,3 @@ func TestResponseSlowClientReleasesGIL(t *testing.T) {
 		}
 	})
 }
-
