@@ -13,7 +13,7 @@ type ByteReader interface {
 
 // Limits of the chunked framing itself.
 const (
-	maxChunkLine = 4096 // chunk size line, extensions included
+	maxChunkLine = 4096 // chunk size line, extensions included, without CRLF
 	maxTrailers  = 100
 )
 
@@ -112,15 +112,10 @@ func (r *ChunkedReader) crlf() error {
 func (r *ChunkedReader) sizeLine() (int64, error) {
 	var size int64
 	digits := 0
-	n := 0
 	for {
 		c, err := r.src.ReadByte()
 		if err != nil {
 			return 0, err
-		}
-		n++
-		if n > maxChunkLine {
-			return 0, errChunkTooLong
 		}
 		v := hexValue(c)
 		if v < 0 {
@@ -131,7 +126,7 @@ func (r *ChunkedReader) sizeLine() (int64, error) {
 			case '\r':
 				return size, r.lf()
 			case ';':
-				return size, r.extensions(n)
+				return size, r.extensions(digits + 1)
 			default:
 				return 0, errChunkSize
 			}
@@ -145,19 +140,19 @@ func (r *ChunkedReader) sizeLine() (int64, error) {
 }
 
 // extensions skips chunk extensions up to CRLF; their content is ignored
-// but must hold no control characters.
+// but must hold no control characters. n is the length of the line so far.
 func (r *ChunkedReader) extensions(n int) error {
 	for {
 		c, err := r.src.ReadByte()
 		if err != nil {
 			return err
 		}
+		if c == '\r' {
+			return r.lf()
+		}
 		n++
 		if n > maxChunkLine {
 			return errChunkTooLong
-		}
-		if c == '\r' {
-			return r.lf()
 		}
 		if (c < ' ' && c != '\t') || c == 0x7f {
 			return errChunkSize

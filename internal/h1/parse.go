@@ -28,6 +28,11 @@ func (l Limits) HeadLimit() int {
 	if l.RequestLine <= 0 || l.Fields <= 0 || l.FieldSize <= 0 {
 		return MaxHead
 	}
+	// Limits this large exceed MaxHead anyway; checking them first keeps
+	// the sum below from overflowing.
+	if l.RequestLine >= MaxHead || l.FieldSize >= MaxHead || l.Fields > MaxHead/(l.FieldSize+2) {
+		return MaxHead
+	}
 	n := l.RequestLine + 2 + l.Fields*(l.FieldSize+2) + 2
 	if n > MaxHead {
 		return MaxHead
@@ -44,7 +49,7 @@ type Field struct {
 type Request struct {
 	Method []byte
 	Target []byte // the request-target as sent
-	Path   []byte // its path, still percent-encoded ("/" for "*" and absolute-form without one)
+	Path   []byte // its path, still percent-encoded ("*" for "*", "/" for absolute-form without one)
 	Query  []byte // its query, without '?'
 	Proto  []byte // "HTTP/1.1" or "HTTP/1.0"
 	Minor  int    // 1 or 0
@@ -84,25 +89,25 @@ func HeadEnd(buf []byte, from int) (end, next int) {
 			return -1, i
 		}
 		nl := i + j
-		// The line ending at nl is empty ("\n" or "\r\n") and not the very
-		// first line (leading empty lines are skipped by Parse).
-		lineStart := i
-		if nl == lineStart || (nl == lineStart+1 && buf[lineStart] == '\r') {
-			if nonEmptyBefore(buf[:lineStart]) {
-				return nl + 1, nl + 1
-			}
+		// An empty line ("\n" or "\r\n") ends the head, unless no line or
+		// an empty one comes before it: those are the empty lines Parse
+		// skips before the request line. Looking only at the line before
+		// keeps the scan linear however many of them a client sends.
+		if (nl == i || nl == i+1 && buf[i] == '\r') && i > 0 && !emptyLineAt(buf, i-1) {
+			return nl + 1, nl + 1
 		}
 		i = nl + 1
 	}
 }
 
-func nonEmptyBefore(b []byte) bool {
-	for _, c := range b {
-		if c != '\r' && c != '\n' {
-			return true
-		}
+// emptyLineAt reports whether the line ending with the '\n' at buf[nl] is
+// "\n" or "\r\n".
+func emptyLineAt(buf []byte, nl int) bool {
+	start := nl
+	if start > 0 && buf[start-1] == '\r' {
+		start--
 	}
-	return false
+	return start == 0 || buf[start-1] == '\n'
 }
 
 // Parse parses the complete request head at the start of buf and returns
@@ -118,7 +123,7 @@ func Parse(buf []byte, req *Request, lim Limits) (int, error) {
 	}
 	line, next, err := nextLine(buf, p)
 	if err != nil {
-		if err == ErrIncomplete && lim.RequestLine > 0 && len(buf)-p > lim.RequestLine+2 {
+		if err == ErrIncomplete && lim.RequestLine > 0 && len(buf)-p-2 > lim.RequestLine {
 			return 0, &Error{Status: 414, Reason: "request line too long"}
 		}
 		return 0, err
@@ -131,8 +136,8 @@ func Parse(buf []byte, req *Request, lim Limits) (int, error) {
 	}
 	p = next
 
-	var hostSeen, clSeen bool
-	var te []byte
+	var hostSeen, clSeen, teSeen bool
+	var te codings
 	for {
 		line, next, err = nextLine(buf, p)
 		if err != nil {
@@ -188,12 +193,17 @@ func Parse(buf []byte, req *Request, lim Limits) (int, error) {
 			clSeen = true
 			req.ContentLength = n
 		case equalFold(name, "transfer-encoding"):
-			if te != nil {
-				// Several fields form one list; keep them together.
-				te = append(append(append([]byte(nil), te...), ','), value...)
-			} else {
-				te = value
-			}
+			// Several fields form one list (RFC 9110 5.3): count the
+			// codings of all of them.
+			teSeen = true
+			forEachToken(value, func(tok []byte) {
+				te.n++
+				if equalFold(tok, "chunked") {
+					te.chunked++
+				} else if !isToken(tok) {
+					te.malformed = true
+				}
+			})
 		case equalFold(name, "connection"):
 			forEachToken(value, func(tok []byte) {
 				if equalFold(tok, "close") {
@@ -211,7 +221,7 @@ func Parse(buf []byte, req *Request, lim Limits) (int, error) {
 	if req.Minor == 1 && !hostSeen {
 		return 0, bad("HTTP/1.1 request without Host header")
 	}
-	if te != nil {
+	if teSeen {
 		if req.Minor == 0 {
 			return 0, bad("Transfer-Encoding in an HTTP/1.0 request")
 		}
@@ -306,7 +316,7 @@ func parseTarget(req *Request) error {
 		req.Host = authority
 		t = rest[end:]
 		if len(t) == 0 || t[0] == '?' {
-			req.Path = []byte("/")
+			req.Path = rootPath[:1:1]
 			if len(t) > 0 {
 				req.Query = t[1:]
 			}
@@ -323,25 +333,25 @@ func parseTarget(req *Request) error {
 	return nil
 }
 
+// codings counts the transfer codings of the Transfer-Encoding fields.
+type codings struct {
+	n, chunked int
+	malformed  bool // an element that is not a token
+}
+
+// rootPath is the path of an absolute-form target without one; sharing it
+// keeps Parse from allocating.
+var rootPath = []byte("/")
+
 // checkTransferEncoding accepts only "chunked" (RFC 9112 6.1: the final
 // coding must be chunked; other codings are not implemented here).
-func checkTransferEncoding(te []byte) error {
-	var codings, chunked int
-	var bad400 bool
-	forEachToken(te, func(tok []byte) {
-		codings++
-		if equalFold(tok, "chunked") {
-			chunked++
-		} else if !isToken(tok) {
-			bad400 = true
-		}
-	})
+func checkTransferEncoding(te codings) error {
 	switch {
-	case bad400 || codings == 0:
+	case te.malformed || te.n == 0:
 		return bad("malformed Transfer-Encoding")
-	case chunked == 1 && codings == 1:
+	case te.chunked == 1 && te.n == 1:
 		return nil
-	case chunked > 1:
+	case te.chunked > 1:
 		return bad("chunked applied more than once")
 	default:
 		return &Error{Status: 501, Reason: "transfer coding not implemented"}
