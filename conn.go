@@ -84,6 +84,7 @@ func (c *conn) closeIfIdle() {
 func (c *conn) serve() {
 	defer c.srv.forget(c)
 	defer c.nc.Close()
+	defer c.flush() // whatever response is still buffered
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.HeaderTimeout))
 	first := true
 	for {
@@ -97,7 +98,6 @@ func (c *conn) serve() {
 			return
 		}
 		if _, err := h1.Parse(c.rbuf[c.r:c.r+n], &c.hreq, c.srv.Limits); err != nil {
-			// Parse reported the length; a parse error is always an *h1.Error.
 			var he *h1.Error
 			if errors.As(err, &he) {
 				c.reject(he)
@@ -105,7 +105,6 @@ func (c *conn) serve() {
 			return
 		}
 		if !c.exchange(n) {
-			c.flush()
 			return
 		}
 	}
@@ -120,11 +119,16 @@ func (c *conn) readHead(first bool) (int, error) {
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 		if waiting {
+			if err := c.flush(); err != nil {
+				return 0, err
+			}
+			c.nc.SetReadDeadline(time.Now().Add(c.srv.KeepAlive))
+			// Idle from here: Shutdown either sees the flag and closes the
+			// connection, or this sees Shutdown and returns.
 			c.idle.Store(true)
 			if c.srv.closing.Load() {
 				return 0, ErrServerClosed
 			}
-			c.nc.SetReadDeadline(time.Now().Add(c.srv.KeepAlive))
 		}
 	}
 	for {
@@ -206,6 +210,9 @@ func (c *conn) exchange(n int) bool {
 
 	status := c.environ(r)
 	c.r += n // the head stays intact until the environ is built
+	if status == 400 {
+		c.closing = true
+	}
 	body, length := c.requestBody()
 	if status == 0 {
 		var err error

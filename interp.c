@@ -64,7 +64,11 @@ int gw_init(const gw_config *cfg, char **err)
         }
         Py_DECREF(dir);
     }
-    if (gw_init_types() < 0 || gw_environ_init() < 0) {
+    /* threading takes the thread that first imports it for the main
+     * thread: make that this one, not whichever serves the first request. */
+    PyObject *threading = PyImport_ImportModule("threading");
+    Py_XDECREF(threading);
+    if (threading == NULL || gw_init_types() < 0 || gw_environ_init() < 0) {
         *err = gw_format_exception();
         return -1;
     }

@@ -178,6 +178,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// activeConns counts the connections being served.
+func (s *Server) activeConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 func isTemporaryAccept(err error) bool {
 	var t interface{ Temporary() bool }
 	return errors.As(err, &t) && t.Temporary()

@@ -150,6 +150,18 @@ def input_hash(environ, start_response):
     })
 
 
+def input_count(environ, start_response):
+    """Reads the body in 1 MiB blocks and counts it."""
+    inp = environ["wsgi.input"]
+    total = 0
+    while True:
+        block = inp.read(1 << 20)
+        if not block:
+            break
+        total += len(block)
+    return _json(start_response, {"length": total})
+
+
 def no_read(environ, start_response):
     """Answers without reading the body."""
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "7")])
@@ -552,6 +564,16 @@ def gate_close(environ, start_response):
     _gate.clear()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"closed"]
+
+
+def sleep(environ, start_response):
+    """Sleeps QUERY_STRING seconds, saying so on wsgi.errors first."""
+    import time
+    seconds = environ["QUERY_STRING"]
+    environ["wsgi.errors"].write(f"sleeping {seconds}\n")
+    time.sleep(float(seconds))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"slept {seconds}".encode()]
 
 
 def hello(environ, start_response):
