@@ -75,8 +75,10 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
+// closeIfIdle closes the connection if it waits for a request with
+// nothing buffered (idle is only set then).
 func (c *conn) closeIfIdle() {
-	if c.idle.Load() && c.r == c.w {
+	if c.idle.Load() {
 		c.nc.Close()
 	}
 }
