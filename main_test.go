@@ -269,3 +269,7 @@ func readerOrNil(r *strings.Reader) io.Reader {
 	}
 	return r
 }
+
+func discardLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}

@@ -125,6 +125,17 @@ func TestResponseWithoutBody(t *testing.T) {
 			}
 		}
 	})
+	// A 1xx status as the final answer (which PEP 3333 does not foresee):
+	// the head alone, then the connection closes.
+	eachPlain(t, "status", Options{}, func(t *testing.T, tg *target) {
+		if !tg.engine {
+			return
+		}
+		out := raw(t, tg.addr, "GET /?102%20Processing HTTP/1.1\r\nHost: h\r\n\r\n")
+		if !strings.HasPrefix(out, "HTTP/1.1 102 Processing\r\n") || !strings.HasSuffix(out, "\r\n\r\n") {
+			t.Errorf("1xx: %q", out)
+		}
+	})
 	eachTarget(t, "status_length", Options{}, func(t *testing.T, tg *target) {
 		// 304 keeps the Content-Length the application gave.
 		resp, body := tg.get(t, "/")
