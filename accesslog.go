@@ -187,14 +187,7 @@ func writeDash(b *bytes.Buffer, v []byte) {
 func cgiHeaderName(name string) string {
 	out := []byte("HTTP_")
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z':
-			c -= 'a' - 'A'
-		case c == '-':
-			c = '_'
-		}
-		out = append(out, c)
+		out = append(out, cgiByte(name[i]))
 	}
 	switch string(out) {
 	case "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH":

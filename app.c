@@ -116,18 +116,8 @@ static void fail(gw_call *c, const char *what)
 
 static int buffer_body(gw_req *r, const char *p, Py_ssize_t n)
 {
-    if (r->body_buf_len + n > r->body_buf_cap) {
-        uint32_t cap = r->body_buf_cap ? r->body_buf_cap : 4096;
-        while (cap < r->body_buf_len + n)
-            cap *= 2;
-        char *b = realloc(r->body, cap);
-        if (b == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        r->body = b;
-        r->body_buf_cap = cap;
-    }
+    if (gw_reserve((void **)&r->body, &r->body_buf_cap, r->body_buf_len, (uint64_t)n, 1) < 0)
+        return -1;
     memcpy(r->body + r->body_buf_len, p, n);
     r->body_buf_len += (uint32_t)n;
     return 0;

@@ -7,7 +7,6 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 )
 
 type environ map[string]any
@@ -215,12 +214,7 @@ func TestEnvironSameOnBothFrontEnds(t *testing.T) {
 
 func rawEnviron(t *testing.T, addr, req string) environ {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, addr)
 	c.Write([]byte(req))
 	method, _, _ := strings.Cut(req, " ")
 	got := readResponses(t, bufio.NewReader(c), 1, method)

@@ -49,6 +49,7 @@ extern PyTypeObject gw_responder_type;
 PyObject *gw_responder_new(gw_call *call);
 void gw_responder_detach(PyObject *responder);
 int gw_commit_head(gw_call *call);
+int gw_reserve(void **buf, uint32_t *cap, uint32_t len, uint64_t need, size_t size);
 int gw_flush(gw_call *call, const char *data, Py_ssize_t len);
 
 /* filewrapper.c: wsgi.file_wrapper */

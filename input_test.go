@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 const lines = "first line\nsecond\n\nfourth without newline"
@@ -111,12 +110,7 @@ func TestInputNeverPastBody(t *testing.T) {
 		if !tg.engine {
 			return // net/http does not pipeline; the engine does
 		}
-		c, err := net.Dial("tcp", tg.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := dial(t, tg.addr)
 		io.WriteString(c, "POST /?past HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"+
 			"POST /?past HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"+
 			"POST /?past HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
@@ -132,12 +126,7 @@ func TestInputNeverPastBody(t *testing.T) {
 // not at all when it answers without reading.
 func TestInputExpectContinue(t *testing.T) {
 	reading := serve(t, variant{engine: true}, Options{App: "conformance:input_hash"})
-	c, err := net.Dial("tcp", reading.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, reading.addr)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
 	br := bufio.NewReader(c)
 	line, err := br.ReadString('\n')

@@ -12,11 +12,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/logging"
+	"github.com/gowsgi/gowsgi/internal/testutil"
 )
 
 // The tests start the interpreter once, with testdata/ on sys.path, and
@@ -33,22 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 // syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type syncBuffer = testutil.Buffer
 
 // waitFor polls cond for up to 10 seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -220,16 +205,23 @@ func (tg *target) getJSON(t *testing.T, path string, v any) {
 	}
 }
 
-// raw sends bytes on a new connection and returns all the server sends
-// back until it closes the connection.
-func raw(t *testing.T, addr, request string) string {
+// dial connects to addr with a deadline for the whole exchange.
+func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// raw sends bytes on a new connection and returns all the server sends
+// back until it closes the connection.
+func raw(t *testing.T, addr, request string) string {
+	t.Helper()
+	c := dial(t, addr)
 	if _, err := io.WriteString(c, request); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,24 +42,17 @@ var python struct {
 // starts it; a later call with another virtualenv fails, and its Path
 // entries are ignored (give each App's directories in the first call).
 func StartPython(cfg PythonConfig) error {
+	if cfg.Virtualenv == "" {
+		cfg.Virtualenv = os.Getenv("VIRTUAL_ENV")
+	}
 	python.once.Do(func() {
-		if cfg.Virtualenv == "" {
-			cfg.Virtualenv = os.Getenv("VIRTUAL_ENV")
-		}
 		python.cfg = cfg
 		python.err = startPython(cfg)
 	})
-	if python.err != nil {
-		return python.err
-	}
-	venv := cfg.Virtualenv
-	if venv == "" {
-		venv = os.Getenv("VIRTUAL_ENV")
-	}
-	if venv != python.cfg.Virtualenv {
+	if python.err == nil && cfg.Virtualenv != python.cfg.Virtualenv {
 		return fmt.Errorf("gowsgi: Python already runs with virtualenv %q; one process has one interpreter", python.cfg.Virtualenv)
 	}
-	return nil
+	return python.err
 }
 
 func startPython(cfg PythonConfig) error {
@@ -233,5 +225,3 @@ func takeCString(p *C.char) string {
 	C.free(unsafe.Pointer(p))
 	return s
 }
-
-var errPythonStopped = errors.New("gowsgi: Python is not running")

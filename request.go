@@ -191,14 +191,7 @@ func setHeader[N ~string | ~[]byte, V ~string | ~[]byte](r *request, name N, val
 	b := r.arena[off : off+need]
 	copy(b, "HTTP_")
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z':
-			c -= 'a' - 'A'
-		case c == '-':
-			c = '_'
-		}
-		b[5+i] = c
+		b[5+i] = cgiByte(name[i])
 	}
 	if k, ok := knownKeys[string(b)]; ok {
 		setVar(r, k, value)
@@ -207,6 +200,17 @@ func setHeader[N ~string | ~[]byte, V ~string | ~[]byte](r *request, name N, val
 	r.c.arena_len = C.uint32_t(off + need)
 	voff := put(r, value)
 	r.addEntry(-1, uint32(off), uint32(need), voff, uint32(len(value)))
+}
+
+// cgiByte is a header name's byte in its CGI form: upper case, '-' as '_'.
+func cgiByte(c byte) byte {
+	switch {
+	case c >= 'a' && c <= 'z':
+		return c - ('a' - 'A')
+	case c == '-':
+		return '_'
+	}
+	return c
 }
 
 // preload puts body bytes already read into the arena, where wsgi.input

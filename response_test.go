@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestResponseContentLengthNeverExceeded(t *testing.T) {
@@ -71,12 +70,7 @@ func TestResponseHTTP10(t *testing.T) {
 			return
 		}
 		// HTTP/1.0 with keep-alive and a known length keeps the connection.
-		c, err := net.Dial("tcp", tg.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := dial(t, tg.addr)
 		io.WriteString(c, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n")
 		got := readResponses(t, bufio.NewReader(c), 2, "GET")
 		if got[0] != "200 OK|Hello, world!" || got[1] != "200 OK|Hello, world!" {

@@ -67,12 +67,7 @@ func TestServerShutdown(t *testing.T) {
 // Pipelined requests are answered in order.
 func TestServerPipelining(t *testing.T) {
 	tg := serve(t, variant{engine: true}, Options{App: "conformance:hello"})
-	c, err := net.Dial("tcp", tg.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, tg.addr)
 	io.WriteString(c, strings.Repeat("GET / HTTP/1.1\r\nHost: h\r\n\r\n", 50))
 	for i, got := range readResponses(t, bufio.NewReader(c), 50, "GET") {
 		if got != "200 OK|Hello, world!" {

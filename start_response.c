@@ -323,35 +323,37 @@ static PyMethodDef write_def = {
     "write(data: bytes): send data to the client now (PEP 3333's legacy write callable).",
 };
 
-/* Growing the head buffers; C memory because Go reads them after the call. */
-static int head_append(gw_req *r, const void *data, Py_ssize_t n)
+/* gw_reserve makes room for need items of size bytes in a C buffer that
+ * holds len, doubling its capacity; C memory because Go reads the response
+ * buffers after the call. Returns -1 with MemoryError set. */
+int gw_reserve(void **buf, uint32_t *cap, uint32_t len, uint64_t need, size_t size)
 {
-    if ((uint64_t)r->head_len + (uint64_t)n > UINT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "response headers too large");
+    if ((uint64_t)len + need <= *cap)
+        return 0;
+    if ((uint64_t)len + need > UINT32_MAX / size) {
+        PyErr_SetString(PyExc_MemoryError, "response part too large");
         return -1;
     }
-    if (r->head_len + (uint32_t)n > r->head_cap) {
-        uint32_t cap = r->head_cap ? r->head_cap : 1024;
-        while (cap < r->head_len + (uint32_t)n)
-            cap *= 2;
-        char *p = realloc(r->head, cap);
-        if (p == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        r->head = p;
-        r->head_cap = cap;
+    uint64_t n = *cap ? *cap : 1024;
+    while (n < len + need)
+        n *= 2;
+    if (n > UINT32_MAX / size)
+        n = UINT32_MAX / size;
+    void *p = realloc(*buf, n * size);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    if (r->nhdr + 2 > r->hdr_cap) {
-        uint32_t cap = r->hdr_cap ? r->hdr_cap * 2 : 64;
-        uint32_t *p = realloc(r->hdr, cap * sizeof(uint32_t));
-        if (p == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        r->hdr = p;
-        r->hdr_cap = cap;
-    }
+    *buf = p;
+    *cap = (uint32_t)n;
+    return 0;
+}
+
+static int head_append(gw_req *r, const void *data, Py_ssize_t n)
+{
+    if (gw_reserve((void **)&r->head, &r->head_cap, r->head_len, (uint64_t)n, 1) < 0 ||
+        gw_reserve((void **)&r->hdr, &r->hdr_cap, r->nhdr, 2, sizeof(uint32_t)) < 0)
+        return -1;
     memcpy(r->head + r->head_len, data, n);
     r->hdr[r->nhdr++] = r->head_len;
     r->hdr[r->nhdr++] = (uint32_t)n;
