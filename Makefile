@@ -42,7 +42,7 @@ test: deps test-deps
 	$(GO) test $(GOFLAGS_PYTHON) -race -timeout 30m ./...
 
 bench: build bench-deps
-	./bench/run
+	./bench/run -out docs/benchmarks.md
 
 deps: check-go
 	@scripts/ensure-packages $(BUILD_PACKAGES)

@@ -114,20 +114,10 @@ static void fail(gw_call *c, const char *what)
     gw_log_exception(r, GW_LOG_ERROR, what);
 }
 
-static int buffer_body(gw_req *r, const char *p, Py_ssize_t n)
-{
-    if (gw_reserve((void **)&r->body, &r->body_buf_cap, r->body_buf_len, (uint64_t)n, 1) < 0)
-        return -1;
-    memcpy(r->body + r->body_buf_len, p, n);
-    r->body_buf_len += (uint32_t)n;
-    return 0;
-}
-
-/* emit takes one chunk of the response iterable. Chunks of a response that
- * is already complete (a list) may be gathered for Go to send after the call;
- * chunks of a generator go out at once, as PEP 3333 requires. Returns 0, -1
- * with an exception set, or -2 when the client is gone. */
-static int emit(gw_call *c, PyObject *chunk, int may_buffer)
+/* emit takes one chunk of a generator (or any iterable C cannot see
+ * through): it goes out at once, as PEP 3333 requires. Returns 0, -1 with
+ * an exception set, or -2 when the client is gone. */
+static int emit(gw_call *c, PyObject *chunk)
 {
     if (!PyBytes_Check(chunk)) {
         PyErr_Format(PyExc_TypeError,
@@ -144,83 +134,155 @@ static int emit(gw_call *c, PyObject *chunk, int may_buffer)
                         "start_response()");
         return -1;
     }
-    if (may_buffer && c->req->body_buf_len + n <= GW_BODY_MAX)
-        return buffer_body(c->req, PyBytes_AS_STRING(chunk), n);
     return gw_flush(c, PyBytes_AS_STRING(chunk), n);
 }
 
-static void send_sequence(gw_call *c, PyObject *seq)
+/* send_complete takes a body that was complete when the application
+ * returned: items, a tuple of all its chunks. A small one is copied for Go
+ * to send with the head; a large one is handed over without a copy. Returns
+ * 0, or -1 with an exception set. */
+static int send_complete(gw_call *c, PyObject *items)
 {
-    /* The length is known before anything is sent: Go can announce it. */
+    gw_req *r = c->req;
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
     int64_t total = 0;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        if (PyBytes_Check(item))
+    Py_ssize_t parts = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_Format(PyExc_TypeError,
+                         "PEP 3333: the response iterable must yield bytes, not %.100s",
+                         Py_TYPE(item)->tp_name);
+            return -1;
+        }
+        if (PyBytes_GET_SIZE(item) > 0) {
             total += PyBytes_GET_SIZE(item);
+            parts++;
+        }
     }
-    c->req->known_length = total;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
-        int rc = emit(c, item, 1);
-        Py_DECREF(item);
-        if (rc == -1) {
-            fail(c, "Error in the response body");
+    if (total == 0)
+        return 0;
+    if (c->status == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "PEP 3333: the application returned body data before calling "
+                        "start_response()");
+        return -1;
+    }
+    r->known_length = total;
+    if (total <= GW_BODY_MAX) {
+        if (gw_reserve((void **)&r->body, &r->body_buf_cap, r->body_buf_len, (uint64_t)total, 1) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *item = PyTuple_GET_ITEM(items, i);
+            memcpy(r->body + r->body_buf_len, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item));
+            r->body_buf_len += (uint32_t)PyBytes_GET_SIZE(item);
+        }
+        return 0;
+    }
+    if (!c->committed && gw_commit_head(c) < 0)
+        return -1;
+    if (gw_reserve((void **)&r->chunks, &r->chunks_cap, 0, (uint64_t)parts, sizeof(gw_chunk)) < 0)
+        return -1;
+    r->nchunks = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        if (PyBytes_GET_SIZE(item) > 0) {
+            r->chunks[r->nchunks].p = PyBytes_AS_STRING(item);
+            r->chunks[r->nchunks].n = (uint64_t)PyBytes_GET_SIZE(item);
+            r->nchunks++;
+        }
+    }
+    r->pending_refs = Py_NewRef(items);
+    r->out_flags |= GW_OUT_HANDED_OVER;
+    c->handed_over = 1;
+    return 0;
+}
+
+/* send_result consumes the application's return value. */
+static void send_result(gw_call *c, PyObject *result)
+{
+    if (Py_IS_TYPE(result, &gw_filewrapper_type)) {
+        int rc = gw_hand_over_file(c, result);
+        if (rc < 0)
+            fail(c, "Error sending the file");
+        if (rc != 0)
+            return;
+    }
+    PyObject *items = NULL;
+    if (PyTuple_CheckExact(result)) {
+        items = Py_NewRef(result);
+    } else if (PyList_CheckExact(result)) {
+        /* A copy: another thread could change the list while Go sends it. */
+        items = PyList_AsTuple(result);
+    } else {
+        PyObject *it = PyObject_GetIter(result);
+        if (it == NULL) {
+            fail(c, "The application's return value is not iterable");
             return;
         }
-        if (rc == -2)
+        if (Py_IS_TYPE(it, &PyListIter_Type) || Py_IS_TYPE(it, &PyTupleIter_Type)) {
+            /* Iterating a list runs no application code: the body is
+             * complete already (Django's HttpResponse is such a list). */
+            items = PySequence_Tuple(it);
+        } else {
+            PyObject *item;
+            int rc = 0;
+            while ((item = PyIter_Next(it)) != NULL) {
+                rc = emit(c, item);
+                Py_DECREF(item);
+                if (rc != 0)
+                    break;
+            }
+            if (rc == -1 || (rc == 0 && PyErr_Occurred()))
+                fail(c, "Error while iterating the response");
+            Py_DECREF(it);
             return;
+        }
+        Py_DECREF(it);
     }
+    if (items == NULL || send_complete(c, items) < 0)
+        fail(c, "Error in the response body");
+    Py_XDECREF(items);
 }
 
-static void send_iterator(gw_call *c, PyObject *result)
-{
-    PyObject *it = PyObject_GetIter(result);
-    if (it == NULL) {
-        fail(c, "The application's return value is not iterable");
-        return;
-    }
-    /* Iterating a list runs no application code, so nothing waits on it. */
-    int may_buffer = Py_IS_TYPE(it, &PyListIter_Type) || Py_IS_TYPE(it, &PyTupleIter_Type);
-    PyObject *item;
-    int rc = 0;
-    while ((item = PyIter_Next(it)) != NULL) {
-        rc = emit(c, item, may_buffer);
-        Py_DECREF(item);
-        if (rc != 0)
-            break;
-    }
-    Py_DECREF(it);
-    if (rc == -1 || (rc == 0 && PyErr_Occurred()))
-        fail(c, "Error while iterating the response");
-}
-
-static void close_result(gw_call *c, PyObject *result)
+static void close_response(gw_req *r, PyObject *result, int sent)
 {
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
         return;
     PyObject *close = NULL;
-    PyObject *r = NULL;
+    PyObject *ok = NULL;
     if (gw_lookup_attr(result, gw_str_close, &close) >= 0) {
         if (close == NULL)
             return;
-        r = PyObject_CallNoArgs(close);
+        ok = PyObject_CallNoArgs(close);
         Py_DECREF(close);
     }
-    if (r != NULL) {
-        Py_DECREF(r);
+    if (ok != NULL) {
+        Py_DECREF(ok);
         return;
     }
-    if (!c->head_sent && !(c->req->out_flags & GW_OUT_FAILED)) {
-        fail(c, "Error closing the response");
-    } else {
-        /* The response went out already; the error is only logged. */
-        gw_log_exception(c->req, GW_LOG_ERROR, "Error closing the response");
+    if (!sent && !(r->out_flags & GW_OUT_FAILED)) {
+        r->out_flags |= GW_OUT_FAILED;
+        r->body_buf_len = 0;
     }
+    gw_log_exception(r, GW_LOG_ERROR, "Error closing the response");
+}
+
+/* release drops what a handed-over body held. */
+static void release(gw_req *r)
+{
+    Py_CLEAR(*(PyObject **)&r->pending);
+    Py_CLEAR(*(PyObject **)&r->pending_refs);
+    r->out_flags &= ~GW_OUT_HANDED_OVER;
+    r->nchunks = 0;
+    r->file_fd = -1;
 }
 
 static void reset(gw_req *r)
 {
     r->out_flags = 0;
+    r->nchunks = 0;
+    r->file_fd = -1;
     r->status = 0;
     r->head_len = 0;
     r->nhdr = 0;
@@ -230,10 +292,27 @@ static void reset(gw_req *r)
     r->errmsg[0] = 0;
 }
 
-/* gw_handle runs one request on the calling Python thread. */
-void gw_handle(void *tstate, gw_app *app, gw_req *req)
+/* gw_enter takes the GIL with the calling OS thread's Python thread
+ * state, made on the thread's first call and kept for its life, so the
+ * thread is one stable Python thread. */
+void gw_enter(void)
 {
-    PyEval_RestoreThread((PyThreadState *)tstate);
+    PyThreadState *tstate = PyGILState_GetThisThreadState();
+    if (tstate == NULL)
+        PyGILState_Ensure(); /* never released: the state stays */
+    else
+        PyEval_RestoreThread(tstate);
+}
+
+void gw_leave(void)
+{
+    PyEval_SaveThread();
+}
+
+/* gw_handle runs one request on the calling OS thread. */
+void gw_handle(gw_app *app, gw_req *req)
+{
+    gw_enter();
     reset(req);
     gw_call call = {.app = app, .req = req};
     PyObject *result = NULL;
@@ -251,34 +330,21 @@ void gw_handle(void *tstate, gw_app *app, gw_req *req)
         fail(&call, "Error calling the application");
         goto done;
     }
-    if (Py_IS_TYPE(result, &gw_filewrapper_type)) {
-        if (call.status == NULL) {
-            PyErr_SetString(PyExc_RuntimeError,
-                            "PEP 3333: the application returned a file_wrapper without "
-                            "calling start_response()");
-            fail(&call, "Error in the response");
-            goto close;
-        }
-        int rc = gw_send_file(&call, result);
-        if (rc < 0)
-            fail(&call, "Error sending the file");
-        if (rc != 0)
-            goto close;
-    }
-    if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
-        send_sequence(&call, result);
-    else
-        send_iterator(&call, result);
+    send_result(&call, result);
 
     /* The head goes out with the last bytes, or alone for an empty body. */
     if (!(req->out_flags & (GW_OUT_FAILED | GW_OUT_ABORT)) && !call.client_gone &&
         !call.committed && gw_commit_head(&call) < 0)
         fail(&call, "Error in the response");
 
-close:
-    close_result(&call, result);
+    if (call.handed_over && !(req->out_flags & (GW_OUT_FAILED | GW_OUT_ABORT)))
+        req->pending = Py_NewRef(result); /* closed by gw_finish, once sent */
+    else
+        close_response(req, result, call.head_sent);
 
 done:
+    if (!(req->out_flags & GW_OUT_HANDED_OVER) || (req->out_flags & (GW_OUT_FAILED | GW_OUT_ABORT)))
+        release(req);
     gw_responder_detach(responder);
     gw_input_detach(input);
     Py_XDECREF(result);
@@ -288,5 +354,16 @@ done:
     Py_CLEAR(call.status);
     Py_CLEAR(call.headers);
     Py_CLEAR(call.write);
-    PyEval_SaveThread();
+    gw_leave();
+}
+
+/* gw_finish closes a response whose body was handed over, once Go sent
+ * it (or gave up), and lets its objects go. */
+void gw_finish(gw_req *req)
+{
+    gw_enter();
+    if (req->pending != NULL)
+        close_response(req, (PyObject *)req->pending, 1);
+    release(req);
+    gw_leave();
 }

@@ -13,7 +13,10 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gowsgi/gowsgi/internal/h1"
 )
@@ -45,6 +48,7 @@ type conn struct {
 
 	remoteIP, remotePort string
 	localName, localPort string
+	lowWater             bool // TCP_NOTSENT_LOWAT is set
 	idle                 atomic.Bool // waiting for a request: Shutdown may close it
 }
 
@@ -235,6 +239,7 @@ func (c *conn) exchange(n int) bool {
 		}
 	}
 	a.access.log(r)
+	c.setLowWater(false)
 	if r.clientGone || r.closeConn || c.closing {
 		return false
 	}
@@ -512,6 +517,9 @@ func (c *conn) writeBody(a, b []byte, flush bool) error {
 		if err := c.flush(); err != nil {
 			return err
 		}
+		if !flush && n >= lowWaterFrom {
+			c.setLowWater(true)
+		}
 		bufs := net.Buffers{chunkHead, a, b}
 		if c.chunked {
 			bufs = append(bufs, crlf)
@@ -534,6 +542,40 @@ func (c *conn) writeBody(a, b []byte, flush bool) error {
 
 var crlf = []byte("\r\n")
 
+// Large bodies complete when the application returns go out with
+// TCP_NOTSENT_LOWAT at lowWater: the kernel then holds little unsent data,
+// so the transmit work happens in this process's own writes, where waiting
+// costs a parked goroutine, instead of in the client's acknowledgements
+// (which on loopback run on the client's CPU), and the data waits in the
+// application's memory, not the kernel's.
+const (
+	lowWaterFrom = 256 << 10
+	lowWater     = 64 << 10
+)
+
+func (c *conn) setLowWater(on bool) {
+	if c.lowWater == on {
+		return
+	}
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	value := 0 // the system's default: no limit
+	if on {
+		value = lowWater
+	}
+	raw.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, value) == nil {
+			c.lowWater = on
+		}
+	})
+}
+
 func (c *conn) sendFile(fd int, off, n int64) (int64, error) {
 	if c.chunked {
 		c.bw.Write(strconv.AppendInt(c.bw.AvailableBuffer(), n, 16))
@@ -541,6 +583,9 @@ func (c *conn) sendFile(fd int, off, n int64) (int64, error) {
 	}
 	if err := c.flush(); err != nil {
 		return 0, err
+	}
+	if n >= lowWaterFrom {
+		c.setLowWater(true)
 	}
 	sent, err := copyFileRange(deadlineWriter{c}, fd, off, n)
 	if err == nil && c.chunked {

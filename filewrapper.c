@@ -149,10 +149,11 @@ static int file_position(PyObject *filelike, int *fd, int64_t *pos, int64_t *siz
     return 1;
 }
 
-/* gw_send_file sends a FileWrapper's file with sendfile(2). Returns 1 when
- * sent (or the client went away), 0 when the file-like has no usable
- * descriptor, -1 with an exception set. */
-int gw_send_file(gw_call *c, PyObject *wrapper)
+/* gw_hand_over_file hands Go the rest of a FileWrapper's file, to send with
+ * sendfile(2) after the call; gw_finish then closes the wrapper. Returns 1
+ * when handed over, 0 when the file-like has no usable descriptor (the
+ * caller iterates instead), -1 with an exception set. */
+int gw_hand_over_file(gw_call *c, PyObject *wrapper)
 {
     gw_filewrapper *fw = (gw_filewrapper *)wrapper;
     int fd;
@@ -160,16 +161,19 @@ int gw_send_file(gw_call *c, PyObject *wrapper)
     if (!file_position(fw->filelike, &fd, &pos, &count))
         return 0;
     gw_req *r = c->req;
-    if (r->content_length < 0)
-        r->known_length = count;
+    if (c->status == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "PEP 3333: the application returned a file_wrapper without calling "
+                        "start_response()");
+        return -1;
+    }
+    r->known_length = count;
     if (!c->committed && gw_commit_head(c) < 0)
         return -1;
-    int64_t sent;
-    Py_BEGIN_ALLOW_THREADS
-    sent = goGWSendfile(r->handle, fd, pos, count);
-    Py_END_ALLOW_THREADS
-    c->head_sent = 1;
-    if (sent < 0)
-        c->client_gone = 1;
+    r->file_fd = fd;
+    r->file_off = pos;
+    r->file_len = count;
+    r->out_flags |= GW_OUT_HANDED_OVER;
+    c->handed_over = 1;
     return 1;
 }

@@ -88,11 +88,18 @@ enum {
 
 /* gw_req.out_flags */
 enum {
-    GW_OUT_FAILED = 1,     /* the application failed before the head was sent: answer 500 */
-    GW_OUT_ABORT = 2,      /* it failed after: abort the connection */
-    GW_OUT_HAS_DATE = 4,   /* the application set its own Date header */
-    GW_OUT_HEAD_READY = 8  /* status and headers are in head/hdr */
+    GW_OUT_FAILED = 1,      /* the application failed before the head was sent: answer 500 */
+    GW_OUT_ABORT = 2,       /* it failed after: abort the connection */
+    GW_OUT_HAS_DATE = 4,    /* the application set its own Date header */
+    GW_OUT_HEAD_READY = 8,  /* status and headers are in head/hdr */
+    GW_OUT_HANDED_OVER = 16 /* the body is in chunks or file_*: send it, then call gw_finish */
 };
+
+/* One piece of a body handed over to Go: bytes kept alive by the request. */
+typedef struct {
+    const char *p;
+    uint64_t n;
+} gw_chunk;
 
 /* The largest body C keeps for Go to send after the call returns; larger
  * responses are handed to Go chunk by chunk while Python runs on. */
@@ -122,6 +129,17 @@ typedef struct gw_req {
     int64_t known_length;         /* the body length when C knows it in advance, else -1 */
     char *body;                   /* body bytes not yet handed to Go */
     uint32_t body_buf_len, body_buf_cap;
+    /* A large body that is complete when the application returns (a list,
+     * an iterator over one, a file) is not copied: C hands Go its chunks,
+     * or the part of the file, and Go sends them after the call, where
+     * waiting for the client costs no thread switch. gw_finish then closes
+     * the response and lets the objects go. */
+    gw_chunk *chunks;
+    uint32_t nchunks, chunks_cap;
+    int32_t file_fd;
+    int64_t file_off, file_len;
+    void *pending;                /* PyObject *: the response, to close in gw_finish */
+    void *pending_refs;           /* PyObject *: keeps the chunks alive */
     char errmsg[160];             /* why the last body read failed */
 } gw_req;
 
@@ -149,20 +167,18 @@ int gw_init(const gw_config *cfg, char **err);
 void gw_finalize(void);
 const char *gw_python_version(void);
 const char *gw_library_path(void);
-void *gw_thread_new(void);
-void gw_thread_free(void *ts);
 
 /* app.c */
 gw_app *gw_app_load(const char *spec, const char *loader_source, const gw_app_config *cfg,
                     char **err);
 void gw_app_free(gw_app *app);
-void gw_handle(void *tstate, gw_app *app, gw_req *req);
+void gw_handle(gw_app *app, gw_req *req);
+void gw_finish(gw_req *req);
 const char *gw_key_name(int key);
 
 /* Callbacks exported by Go (see _cgo_export.h). Each is called with the
  * GIL released. */
 extern int goGWWrite(uintptr_t req, char *a, size_t alen, char *b, size_t blen);
-extern int64_t goGWSendfile(uintptr_t req, int fd, int64_t offset, int64_t count);
 extern int64_t goGWRead(uintptr_t req, char *buf, size_t cap);
 extern void goGWLog(uintptr_t req, int level, char *msg, size_t len);
 extern void goGWErrors(uintptr_t app, char *msg, size_t len);

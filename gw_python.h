@@ -32,6 +32,7 @@ typedef struct gw_call {
     int committed;        /* status and headers copied into req->head */
     int head_sent;        /* Go has sent the head to the client */
     int client_gone;      /* a write to the client failed */
+    int handed_over;      /* the body went to Go; gw_finish closes the response */
 } gw_call;
 
 /* environ.c */
@@ -54,7 +55,7 @@ int gw_flush(gw_call *call, const char *data, Py_ssize_t len);
 
 /* filewrapper.c: wsgi.file_wrapper */
 extern PyTypeObject gw_filewrapper_type;
-int gw_send_file(gw_call *call, PyObject *wrapper);
+int gw_hand_over_file(gw_call *call, PyObject *wrapper);
 
 /* errors.c: wsgi.errors and tracebacks */
 extern PyTypeObject gw_errors_type;
@@ -64,6 +65,8 @@ char *gw_format_exception(void);
 
 /* Shared helpers. */
 int gw_init_types(void);
+void gw_enter(void);
+void gw_leave(void);
 extern PyObject *gw_str_close;
 
 /* gw_lookup_attr: *result is the attribute or NULL when it is missing, with

@@ -106,18 +106,3 @@ const char *gw_library_path(void)
         return "";
     return info.dli_fname;
 }
-
-/* gw_thread_new gives the calling OS thread its persistent thread state and
- * returns it with the GIL released. Go calls it from a goroutine locked to
- * its OS thread, so Python always sees the same thread for it. */
-void *gw_thread_new(void)
-{
-    PyGILState_Ensure();
-    return PyEval_SaveThread();
-}
-
-void gw_thread_free(void *tstate)
-{
-    PyEval_RestoreThread((PyThreadState *)tstate);
-    PyGILState_Release(PyGILState_UNLOCKED);
-}

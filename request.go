@@ -7,7 +7,6 @@ import "C"
 import (
 	"io"
 	"runtime/cgo"
-	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -43,11 +42,7 @@ type request struct {
 	closeConn  bool  // the connection must not carry another request
 	status     int
 
-	// Hand-off to a Python thread.
-	state    atomic.Int32
-	done     chan struct{}
-	timer    *time.Timer
-	queueErr error
+	timer *time.Timer // bounds the wait for a Python thread
 }
 
 const (
@@ -56,7 +51,7 @@ const (
 )
 
 func newRequest(a *App) *request {
-	r := &request{app: a, done: make(chan struct{}, 1)}
+	r := &request{app: a}
 	r.c = (*C.gw_req)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gw_req{}))))
 	r.handle = cgo.NewHandle(r)
 	r.c.handle = C.uintptr_t(r.handle)
@@ -98,6 +93,7 @@ func (r *request) destroy() {
 	C.free(unsafe.Pointer(c.head))
 	C.free(unsafe.Pointer(c.hdr))
 	C.free(unsafe.Pointer(c.body))
+	C.free(unsafe.Pointer(c.chunks))
 	C.free(unsafe.Pointer(c))
 	r.handle.Delete()
 	r.c, r.arena, r.entries = nil, nil, nil

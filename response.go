@@ -6,6 +6,7 @@ import "C"
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"runtime/cgo"
 	"strconv"
@@ -148,6 +149,9 @@ func (r *request) writeBody(a, b []byte, flush bool) error {
 // before the head, or an abort after it.
 func (r *request) finish() {
 	flags := r.c.out_flags
+	if flags&C.GW_OUT_HANDED_OVER != 0 {
+		defer C.gw_finish(r.c)
+	}
 	switch {
 	case r.clientGone:
 		r.closeConn = true
@@ -165,11 +169,15 @@ func (r *request) finish() {
 	default:
 		body := unsafe.Slice((*byte)(unsafe.Pointer(r.c.body)), int(r.c.body_buf_len))
 		if !r.headSent {
-			if r.sendHead(int64(len(body))) != nil {
+			length := int64(len(body))
+			if flags&C.GW_OUT_HANDED_OVER != 0 {
+				length = int64(r.c.known_length)
+			}
+			if r.sendHead(length) != nil {
 				break
 			}
 		}
-		if r.writeBody(body, nil, false) != nil {
+		if r.writeBody(body, nil, false) != nil || r.sendHandedOver() != nil {
 			break
 		}
 		if !r.noBody && r.declared >= 0 && r.sent < r.declared {
@@ -184,6 +192,38 @@ func (r *request) finish() {
 		}
 	}
 	r.info.outBytes = r.sent
+}
+
+// sendHandedOver sends a large body C handed over: chunks of bytes objects,
+// or part of a file (with sendfile).
+func (r *request) sendHandedOver() error {
+	c := r.c
+	if c.out_flags&C.GW_OUT_HANDED_OVER == 0 {
+		return nil
+	}
+	for _, ch := range unsafe.Slice(c.chunks, int(c.nchunks)) {
+		if err := r.writeBody(unsafe.Slice((*byte)(unsafe.Pointer(ch.p)), int(ch.n)), nil, false); err != nil {
+			return err
+		}
+	}
+	if c.file_fd < 0 || r.noBody {
+		return nil
+	}
+	n := int64(c.file_len)
+	if r.declared >= 0 && n > r.declared-r.sent {
+		n = r.declared - r.sent
+	}
+	sent, err := r.sink.sendFile(int(c.file_fd), int64(c.file_off), n)
+	r.sent += sent
+	if err == nil && sent < n {
+		// The file shrank after its length was announced.
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		r.clientGone = true
+		r.closeConn = true
+	}
+	return err
 }
 
 // respond sends a short plain-text answer of the server's own (errors,

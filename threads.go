@@ -5,17 +5,8 @@ import "C"
 
 import (
 	"errors"
-	"runtime"
-	"sync"
+	"sync/atomic"
 	"time"
-)
-
-// Request states: a request is claimed by exactly one of a Python thread
-// (running) and its waiter giving up (cancelled).
-const (
-	stateQueued int32 = iota
-	stateRunning
-	stateCancelled
 )
 
 var (
@@ -24,111 +15,92 @@ var (
 	errShuttingDown = errors.New("the application is shutting down")
 )
 
-// pool is the set of Python threads of one App. Each thread is a goroutine
-// locked to its OS thread for life, owning one persistent Python thread
-// state; it blocks in Go (without the GIL) until a request arrives. Requests
-// wait in a bounded queue, so a flood costs a 503, never unbounded memory or
-// OS threads.
+// pool bounds the Python threads of one App. A request runs the application
+// on the OS thread of its own goroutine, holding one of Threads slots: no
+// hand-off to another thread, so a request costs no thread switch. Each OS
+// thread that runs Python keeps one persistent Python thread state for life
+// (Go never moves an OS thread to another), so threading.local and
+// sqlite3's same-thread check see stable threads; Python code runs on at
+// most Threads OS threads at a time.
+//
+// Requests finding every slot taken wait in a bounded queue: a flood costs
+// a 503, never unbounded memory, nor an unbounded number of OS threads
+// blocked in cgo waiting for the GIL.
 type pool struct {
-	app     *C.gw_app
-	queue   chan *request
-	timeout time.Duration
-	quit    chan struct{}
-	threads sync.WaitGroup
+	app       *C.gw_app
+	slots     chan struct{} // one token per running request
+	waiting   atomic.Int64  // requests waiting for a slot
+	queueSize int64
+	timeout   time.Duration // longest wait for a slot; negative: no limit
+	quit      chan struct{}
+	closed    atomic.Bool
 }
 
 func newPool(app *C.gw_app, threads, queueSize int, timeout time.Duration) *pool {
-	p := &pool{
-		app:     app,
-		queue:   make(chan *request, queueSize),
-		timeout: timeout,
-		quit:    make(chan struct{}),
+	return &pool{
+		app:       app,
+		slots:     make(chan struct{}, threads),
+		queueSize: int64(queueSize),
+		timeout:   timeout,
+		quit:      make(chan struct{}),
 	}
-	ready := make(chan struct{})
-	for i := 0; i < threads; i++ {
-		p.threads.Add(1)
-		go p.thread(ready)
-	}
-	for i := 0; i < threads; i++ {
-		<-ready
-	}
-	return p
 }
 
-func (p *pool) thread(ready chan<- struct{}) {
-	defer p.threads.Done()
-	// Never unlocked: Python keys thread-local state (threading.local,
-	// sqlite3's same-thread check) by OS thread.
-	runtime.LockOSThread()
-	ts := C.gw_thread_new()
-	ready <- struct{}{}
-	for {
-		select {
-		case r := <-p.queue:
-			if !r.state.CompareAndSwap(stateQueued, stateRunning) {
-				continue // its waiter gave up
-			}
-			C.gw_handle(ts, p.app, r.c)
-			r.done <- struct{}{}
-		case <-p.quit:
-			C.gw_thread_free(ts)
-			return
+// run runs the application for r on the calling goroutine's OS thread. It
+// fails, without running r, when every slot is taken and the queue is
+// full, when no slot frees within the queue timeout, or when the pool is
+// shutting down.
+func (p *pool) run(r *request) error {
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		if err := p.wait(r); err != nil {
+			return err
 		}
 	}
+	defer func() { <-p.slots }()
+	if p.closed.Load() {
+		return errShuttingDown
+	}
+	C.gw_handle(p.app, r.c)
+	return nil
 }
 
-// run hands r to a Python thread and waits until the application is done
-// with it. It fails, without running r, when the queue is full, when no
-// thread takes r within the queue timeout, or when the pool shuts down.
-func (p *pool) run(r *request) error {
-	r.state.Store(stateQueued)
-	r.queueErr = nil
-	select {
-	case <-p.quit:
-		return errShuttingDown
-	default:
-	}
-	select {
-	case p.queue <- r:
-	default:
+// wait queues for a slot.
+func (p *pool) wait(r *request) error {
+	if p.waiting.Add(1) > p.queueSize {
+		p.waiting.Add(-1)
 		return errQueueFull
 	}
-	if p.timeout < 0 {
-		<-r.done
-		return r.queueErr
-	}
-	if r.timer == nil {
-		r.timer = time.NewTimer(p.timeout)
-	} else {
-		r.timer.Reset(p.timeout)
+	defer p.waiting.Add(-1)
+	var expired <-chan time.Time
+	if p.timeout >= 0 {
+		if r.timer == nil {
+			r.timer = time.NewTimer(p.timeout)
+		} else {
+			r.timer.Reset(p.timeout)
+		}
+		defer r.timer.Stop()
+		expired = r.timer.C
 	}
 	select {
-	case <-r.done:
-		r.timer.Stop()
-		return r.queueErr
-	case <-r.timer.C:
-		if r.state.CompareAndSwap(stateQueued, stateCancelled) {
-			return errQueueTimeout
-		}
-		<-r.done
-		return r.queueErr
+	case p.slots <- struct{}{}:
+		return nil
+	case <-expired:
+		return errQueueTimeout
+	case <-p.quit:
+		return errShuttingDown
 	}
 }
 
-// close stops the threads after their current request and turns the
-// requests still queued away.
+// close turns queued and new requests away and waits for the running ones.
 func (p *pool) close() {
+	p.closed.Store(true)
 	close(p.quit)
-	p.threads.Wait()
-	for {
-		select {
-		case r := <-p.queue:
-			if r.state.CompareAndSwap(stateQueued, stateCancelled) {
-				r.queueErr = errShuttingDown
-				r.done <- struct{}{}
-			}
-		default:
-			return
-		}
+	for i := 0; i < cap(p.slots); i++ {
+		p.slots <- struct{}{}
 	}
 }
+
+// busy is the number of requests running in Python.
+func (p *pool) busy() int { return len(p.slots) }

@@ -65,7 +65,7 @@ func TestQueueFull(t *testing.T) {
 		running := tg.async(t)
 		g.waitWaiting(1)
 		queued := tg.async(t)
-		waitFor(t, "a queued request", func() bool { return len(tg.app.pool.queue) == 1 })
+		waitFor(t, "a queued request", func() bool { return tg.app.pool.waiting.Load() == 1 })
 		refused := tg.async(t)
 		if r := <-refused; r.status != 503 || r.retry == "" {
 			t.Errorf("with the queue full: %+v, want 503 with Retry-After", r)

@@ -1,0 +1,226 @@
+// Command harness runs gowsgi's benchmark: the same WSGI applications
+// served by gowsgi, uWSGI, gunicorn and waitress (and Go's net/http as the
+// ceiling of an HTTP layer), one worker pinned to one CPU, loaded by wrk
+// pinned to the other, in one run on one machine. It checks every answer
+// before measuring and writes the results table (docs/benchmarks.md).
+//
+// bench/run builds what it needs and runs it; see -help for the knobs.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type config struct {
+	root       string
+	servers    []string
+	apps       []string
+	conns      []int
+	duration   time.Duration
+	warmup     time.Duration
+	repeat     int
+	threads    int
+	serverCPU  string
+	clientCPU  string
+	out        string
+	extras     bool
+	fileSize   int64
+	commandRun string
+}
+
+// measurement is the repeated runs of one (app, server, connections).
+type measurement struct {
+	runs []result
+}
+
+// median is the run with the median rate, its error count the total of all
+// runs and its RSS the largest seen.
+func (m measurement) median() result {
+	if len(m.runs) == 0 {
+		return result{}
+	}
+	runs := append([]result(nil), m.runs...)
+	sort.Slice(runs, func(i, j int) bool { return runs[i].rps < runs[j].rps })
+	med := runs[len(runs)/2]
+	med.errors = 0
+	for _, r := range m.runs {
+		med.errors += r.errors
+		med.rss = max(med.rss, r.rss)
+	}
+	return med
+}
+
+type key struct {
+	app, server string
+	conns       int
+}
+
+type report struct {
+	cfg      config
+	started  time.Time
+	results  map[key]*measurement
+	failures map[key]string // app/server pairs whose answer was wrong
+	extras   []string       // lines of the extra measurements
+	targets  []target
+}
+
+func main() {
+	var cfg config
+	var servers, apps, conns string
+	flag.StringVar(&servers, "servers", "gowsgi,uwsgi-http11,gunicorn-sync,gunicorn-gthread,waitress,go-net/http", "servers to compare")
+	flag.StringVar(&apps, "apps", "hello,json,environ_heavy,upload,stream,big,sleep,file", "applications to run")
+	flag.StringVar(&conns, "conns", "1,16,64", "wrk connection counts")
+	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of one measured run")
+	flag.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "load before measuring, per server and application")
+	flag.IntVar(&cfg.repeat, "repeat", 3, "runs per measurement; the median is reported")
+	flag.IntVar(&cfg.threads, "threads", 1, "Python threads of the servers that have threads (sleep always uses 64)")
+	flag.StringVar(&cfg.serverCPU, "server-cpu", "0", "CPU the server is pinned to (empty: not pinned)")
+	flag.StringVar(&cfg.clientCPU, "client-cpu", "1", "CPU wrk is pinned to (empty: not pinned)")
+	flag.StringVar(&cfg.out, "out", "", "write the Markdown report here (else only stdout)")
+	flag.BoolVar(&cfg.extras, "extras", true, "also measure slow clients and memory with 1 GiB bodies")
+	flag.Int64Var(&cfg.fileSize, "file-size", 100<<20, "size of the file the file application sends")
+	flag.Parse()
+	cfg.servers = strings.Split(servers, ",")
+	cfg.apps = strings.Split(apps, ",")
+	for _, c := range strings.Split(conns, ",") {
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			log.Fatalf("-conns: %v", err)
+		}
+		cfg.conns = append(cfg.conns, n)
+	}
+	cfg.commandRun = "bench/run " + strings.Join(os.Args[1:], " ")
+	wd, err := os.Getwd()
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.root = wd
+	if _, err := os.Stat(filepath.Join(wd, "go.mod")); err != nil {
+		log.Fatal("run from the repository's top directory (bench/run does)")
+	}
+
+	rep := &report{cfg: cfg, started: time.Now(), results: map[key]*measurement{}, failures: map[key]string{}}
+	filePath := filepath.Join(os.TempDir(), "gowsgi-bench-100MiB")
+	if err := makeFile(filePath, cfg.fileSize); err != nil {
+		log.Fatal(err)
+	}
+	env := []string{"BENCH_FILE=" + filePath}
+	port := 19100
+	for _, a := range selectedApps(cfg) {
+		for _, s := range selectedServers(cfg) {
+			if !s.serves(a.name) {
+				continue
+			}
+			port++
+			rep.measure(s, a, port, env)
+		}
+	}
+	if cfg.extras {
+		port++
+		rep.slowClients(port, env)
+		port += 2
+		rep.hugeBodies(port, env)
+	}
+	rep.evaluate()
+	text := rep.markdown()
+	fmt.Println(text)
+	if cfg.out != "" {
+		if err := os.WriteFile(cfg.out, []byte(text), 0o644); err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("wrote %s", cfg.out)
+	}
+}
+
+func selectedApps(cfg config) []app {
+	var out []app
+	for _, a := range apps(cfg.fileSize) {
+		for _, name := range cfg.apps {
+			if a.name == name {
+				if a.threads == 0 {
+					a.threads = cfg.threads
+				}
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+func selectedServers(cfg config) []server {
+	var out []server
+	for _, s := range servers(cfg.root) {
+		for _, name := range cfg.servers {
+			if s.name == name {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// measure starts s serving a, checks its answer, warms it up and runs wrk
+// at every connection count, repeatedly.
+func (rep *report) measure(s server, a app, port int, env []string) {
+	cfg := rep.cfg
+	log.Printf("%s / %s: starting", a.name, s.name)
+	r, err := start(s.command(a.name, port, a.threads), filepath.Join(cfg.root, "bench", "apps"), cfg.serverCPU, port, env)
+	if err != nil {
+		rep.failures[key{a.name, s.name, 0}] = "did not start: " + firstLine(err.Error())
+		log.Printf("%s / %s: %v", a.name, s.name, err)
+		return
+	}
+	defer r.stop()
+	url := "http://" + addr(port) + "/"
+	if err := a.check(url); err != nil {
+		rep.failures[key{a.name, s.name, 0}] = err.Error()
+		log.Printf("%s / %s: wrong answer: %v", a.name, s.name, err)
+		return
+	}
+	script := ""
+	if a.script != "" {
+		script = filepath.Join(cfg.root, "bench", "lua", a.script)
+	}
+	if _, err := wrkRun(cfg.clientCPU, url, script, cfg.conns[len(cfg.conns)-1], cfg.warmup); err != nil {
+		log.Printf("warm-up: %v", err)
+	}
+	for _, c := range cfg.conns {
+		m := &measurement{}
+		rep.results[key{a.name, s.name, c}] = m
+		for i := 0; i < cfg.repeat; i++ {
+			rssDone := make(chan int64)
+			go func() {
+				time.Sleep(cfg.duration / 2)
+				rssDone <- r.rss()
+			}()
+			cpu0, t0 := r.cpuTime(), time.Now()
+			res, err := wrkRun(cfg.clientCPU, url, script, c, cfg.duration)
+			res.cpu = float64(r.cpuTime()-cpu0) / float64(time.Since(t0))
+			res.rss = <-rssDone
+			if err != nil {
+				log.Printf("%s / %s / %d: %v", a.name, s.name, c, err)
+				continue
+			}
+			m.runs = append(m.runs, res)
+			log.Printf("%s / %s / %d conns: %.0f req/s, p50 %v, p99 %v, errors %d, RSS %d MiB, CPU server %.0f%% wrk %.0f%%",
+				a.name, s.name, c, res.rps, res.p50, res.p99, res.errors, res.rss>>20, 100*res.cpu, 100*res.wrkCPU)
+		}
+	}
+	// The answer must still be right after the load.
+	if err := a.check(url); err != nil {
+		rep.failures[key{a.name, s.name, 0}] = "wrong after the load: " + err.Error()
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// target is one of the goals the benchmark checks.
+type target struct {
+	name, measured, goal string
+	met                  bool
+}
+
+// at64 is the median result of an application and server at the highest
+// connection count.
+func (rep *report) at64(app, server string) (result, bool) {
+	m, ok := rep.results[key{app, server, rep.cfg.conns[len(rep.cfg.conns)-1]}]
+	if !ok || len(m.runs) == 0 {
+		return result{}, false
+	}
+	if _, failed := rep.failures[key{app, server, 0}]; failed {
+		return result{}, false
+	}
+	return m.median(), true
+}
+
+// ratio adds a target: gowsgi's rate over another server's.
+func (rep *report) ratio(app, other string, goal float64) {
+	g, ok1 := rep.at64(app, "gowsgi")
+	o, ok2 := rep.at64(app, other)
+	t := target{name: fmt.Sprintf("%s: gowsgi / %s", app, other), goal: fmt.Sprintf("≥ %.1f×", goal)}
+	switch {
+	case !ok1:
+		t.measured = "gowsgi not measured"
+	case !ok2:
+		// The other server failing the check counts for gowsgi.
+		t.measured = fmt.Sprintf("%s fails: %s", other, rep.failures[key{app, other, 0}])
+		t.met = g.errors == 0 && rep.failures[key{app, other, 0}] != ""
+	default:
+		r := g.rps / o.rps
+		t.measured = fmt.Sprintf("%.2f× (%.0f vs %.0f req/s)", r, g.rps, o.rps)
+		t.met = r >= goal && g.errors == 0
+	}
+	rep.targets = append(rep.targets, t)
+}
+
+func (rep *report) evaluate() {
+	conns := rep.cfg.conns[len(rep.cfg.conns)-1]
+	for _, c := range []struct {
+		app  string
+		goal float64
+	}{{"hello", 2.0}, {"environ_heavy", 2.0}, {"json", 1.2}, {"upload", 1.2}, {"stream", 1.2}, {"big", 1.2}} {
+		rep.ratio(c.app, "uwsgi-http11", c.goal)
+	}
+	if g, ok := rep.at64("hello", "gowsgi"); ok {
+		if n, ok := rep.at64("hello", "go-net/http"); ok {
+			rep.targets = append(rep.targets, target{
+				name:     "hello: gowsgi / Go net/http without Python",
+				measured: fmt.Sprintf("%.2f× (%.0f vs %.0f req/s)", g.rps/n.rps, g.rps, n.rps),
+				goal:     "≥ 1.0×", met: g.rps >= n.rps,
+			})
+		}
+		rep.targets = append(rep.targets, target{
+			name: fmt.Sprintf("memory: RSS on hello at %d connections", conns), measured: fmt.Sprintf("%.1f MiB", float64(g.rss)/(1<<20)),
+			goal: "≤ 40 MiB", met: g.rss <= 40<<20,
+		})
+		little := g.rps * g.avg.Seconds() / float64(conns)
+		rep.targets = append(rep.targets, target{
+			name:     fmt.Sprintf("hello: connections served (req/s × mean latency / %d)", conns),
+			measured: fmt.Sprintf("%.2f", little), goal: "≈ 1 (0.9–1.1)", met: little >= 0.9 && little <= 1.1,
+		})
+	}
+	// file: against the better gunicorn (both use sendfile).
+	if g, ok := rep.at64("file", "gowsgi"); ok {
+		best, bestName := 0.0, ""
+		for _, s := range []string{"gunicorn-sync", "gunicorn-gthread"} {
+			if o, ok := rep.at64("file", s); ok && o.rps > best {
+				best, bestName = o.rps, s
+			}
+		}
+		if best > 0 {
+			rep.targets = append(rep.targets, target{
+				name:     "file (100 MiB, wsgi.file_wrapper): gowsgi / " + bestName,
+				measured: fmt.Sprintf("%.2f× (%.1f vs %.1f req/s)", g.rps/best, g.rps, best),
+				goal:     "≥ 1.5×", met: g.rps/best >= 1.5 && g.errors == 0,
+			})
+		}
+	}
+	if g, ok := rep.at64("sleep", "gowsgi"); ok {
+		ideal := float64(conns) / 0.010
+		rep.targets = append(rep.targets, target{
+			name:     fmt.Sprintf("sleep (10 ms, 64 threads): share of the ideal %.0f req/s", ideal),
+			measured: fmt.Sprintf("%.1f%% (%.0f req/s)", 100*g.rps/ideal, g.rps), goal: "≥ 95%",
+			met: g.rps >= 0.95*ideal && g.errors == 0,
+		})
+	}
+}
+
+func (rep *report) markdown() string {
+	cfg := rep.cfg
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("# Benchmarks\n\n")
+	w("Measured %s on %s.\n\n", rep.started.UTC().Format("2006-01-02 15:04 UTC"), machine())
+	w("Produced by `make bench`, which runs:\n\n    %s\n\n", cfg.commandRun)
+	w("Versions: %s.\n\n", versions(cfg.root))
+	w("Method: one worker process per server, pinned to CPU %s; wrk pinned to CPU %s with one thread; "+
+		"%v of load as warm-up, then %d runs of %v at each of %v connections; the median run is shown "+
+		"(errors summed over the runs, RSS the largest sample, taken halfway through each run, of the "+
+		"server's whole process group). Python threads: %d for every server that has threads "+
+		"(64 for sleep); gunicorn's sync worker and uWSGI with 1 thread have none. Every answer is "+
+		"checked before and after the load. CPU is the share of one CPU the server's processes and wrk "+
+		"used during the run: the side near 100%% is the bottleneck. Absolute rates drift on shared machines; compare within one run.\n\n", dash(cfg.serverCPU), dash(cfg.clientCPU), cfg.warmup, cfg.repeat, cfg.duration, cfg.conns, cfg.threads)
+
+	w("## Targets\n\n| target | measured | goal | met |\n|---|---|---|---|\n")
+	for _, t := range rep.targets {
+		met := "yes"
+		if !t.met {
+			met = "**no**"
+		}
+		w("| %s | %s | %s | %s |\n", t.name, t.measured, t.goal, met)
+	}
+	if len(rep.extras) > 0 {
+		w("\n## Slow clients and memory\n\n")
+		for _, e := range rep.extras {
+			w("- %s\n", e)
+		}
+	}
+	w("\n## Results\n")
+	for _, a := range selectedApps(cfg) {
+		w("\n### %s\n\n| server |", a.name)
+		for _, c := range cfg.conns {
+			w(" req/s @%d |", c)
+		}
+		last := cfg.conns[len(cfg.conns)-1]
+		w(" p50 @%d | p99 @%d | errors | RSS @%d | CPU server/wrk @%d |\n|---|", last, last, last, last)
+		for range cfg.conns {
+			w("---:|")
+		}
+		w("---:|---:|---:|---:|---:|\n")
+		for _, s := range selectedServers(cfg) {
+			if !s.serves(a.name) {
+				continue
+			}
+			if f, failed := rep.failures[key{a.name, s.name, 0}]; failed {
+				w("| %s | fails: %s |\n", s.name, strings.ReplaceAll(f, "|", "/"))
+				continue
+			}
+			w("| %s |", s.name)
+			var med result
+			for _, c := range cfg.conns {
+				m := rep.results[key{a.name, s.name, c}]
+				if m == nil || len(m.runs) == 0 {
+					w(" – |")
+					continue
+				}
+				med = m.median()
+				w(" %.0f |", med.rps)
+			}
+			w(" %v | %v | %d | %.1f MiB | %.0f%% / %.0f%% |\n", round(med.p50), round(med.p99), med.errors,
+				float64(med.rss)/(1<<20), 100*med.cpu, 100*med.wrkCPU)
+		}
+	}
+	return b.String()
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > 100*time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d > time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				_, model, _ = strings.Cut(line, ":")
+				model = strings.TrimSpace(model)
+				break
+			}
+		}
+	}
+	kernel := strings.TrimSpace(run("uname", "-r"))
+	distro := "Linux"
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+				distro = strings.Trim(v, `"`)
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d CPUs (%s), Linux %s", distro, runtime.NumCPU(), model, kernel)
+}
+
+func versions(root string) string {
+	parts := []string{
+		firstLine(strings.TrimSpace(run(root+"/bin/gowsgi", "--version"))),
+		"Python " + strings.TrimSpace(run(python, "-c", "import sys; print(sys.version.split()[0])")),
+		"uWSGI " + strings.TrimSpace(run("uwsgi", "--version")),
+		"gunicorn " + strings.TrimSpace(run(python, "-c", "import gunicorn; print(gunicorn.__version__)")),
+		"waitress " + strings.TrimSpace(run(python, "-c", "import importlib.metadata as m; print(m.version('waitress'))")),
+		"Flask " + strings.TrimSpace(run(python, "-c", "import flask; print(flask.__version__)")),
+		strings.TrimSpace(run("go", "version")),
+		firstLine(strings.TrimSpace(run("wrk", "-v"))),
+	}
+	return strings.Join(parts, ", ")
+}
+
+func run(name string, args ...string) string {
+	out, _ := exec.Command(name, args...).CombinedOutput()
+	return string(out)
+}

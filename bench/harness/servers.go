@@ -1,0 +1,230 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// server is one WSGI server the benchmark compares.
+type server struct {
+	name string
+	// command returns the command line serving app on port with threads.
+	command func(app string, port, threads int) []string
+	// only restricts the server to these applications (nil: all).
+	only []string
+}
+
+func (s server) serves(app string) bool {
+	if s.only == nil {
+		return true
+	}
+	for _, a := range s.only {
+		if a == app {
+			return true
+		}
+	}
+	return false
+}
+
+var python = "/usr/bin/python3"
+
+func servers(root string) []server {
+	apps := filepath.Join(root, "bench", "apps")
+	return []server{
+		{
+			name: "gowsgi",
+			command: func(app string, port, threads int) []string {
+				return []string{filepath.Join(root, "bin", "gowsgi"), "-b", addr(port), "--threads", strconv.Itoa(threads),
+					"--pythonpath", apps, "--log-level", "warning", "bench_apps:" + app}
+			},
+		},
+		{
+			name: "uwsgi-http11",
+			command: func(app string, port, threads int) []string {
+				cmd := []string{"uwsgi", "--plugin", "python3", "--http11-socket", addr(port), "--pythonpath", apps,
+					"--module", "bench_apps:" + app, "--master", "--processes", "1", "--disable-logging", "--die-on-term"}
+				if threads > 1 {
+					cmd = append(cmd, "--threads", strconv.Itoa(threads))
+				}
+				return cmd
+			},
+		},
+		{
+			name: "gunicorn-sync",
+			command: func(app string, port, threads int) []string {
+				return []string{python, "-m", "gunicorn", "--chdir", apps, "-w", "1", "-k", "sync", "-b", addr(port),
+					"--log-level", "warning", "bench_apps:" + app}
+			},
+		},
+		{
+			name: "gunicorn-gthread",
+			command: func(app string, port, threads int) []string {
+				return []string{python, "-m", "gunicorn", "--chdir", apps, "-w", "1", "-k", "gthread",
+					"--threads", strconv.Itoa(threads), "-b", addr(port), "--log-level", "warning", "bench_apps:" + app}
+			},
+		},
+		{
+			name: "waitress",
+			command: func(app string, port, threads int) []string {
+				// waitress-serve imports from the working directory, bench/apps.
+				return []string{python, "-m", "waitress", "--listen=" + addr(port), "--threads=" + strconv.Itoa(threads),
+					"bench_apps:" + app}
+			},
+		},
+		{
+			name: "go-net/http",
+			command: func(app string, port, threads int) []string {
+				return []string{filepath.Join(root, "bin", "bench-nethttp"), "-addr", addr(port)}
+			},
+			only: []string{"hello"},
+		},
+	}
+}
+
+func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+// running is a started server process (with its children: masters fork).
+type running struct {
+	cmd  *exec.Cmd
+	port int
+	log  *os.File
+}
+
+// start runs argv pinned to cpu, in its own process group, and waits until
+// its port accepts connections.
+func start(argv []string, dir string, cpu string, port int, env []string) (*running, error) {
+	logf, err := os.CreateTemp("", "bench-server-*.log")
+	if err != nil {
+		return nil, err
+	}
+	args := argv
+	if cpu != "" {
+		args = append([]string{"taskset", "-c", cpu}, argv...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := &running{cmd: cmd, port: port, log: logf}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("%s exited: %s", argv[0], r.output())
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr(port), 200*time.Millisecond); err == nil {
+			c.Close()
+			return r, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.stop()
+	return nil, fmt.Errorf("%s did not listen on %d: %s", argv[0], port, r.output())
+}
+
+func (r *running) output() string {
+	b, _ := os.ReadFile(r.log.Name())
+	s := string(b)
+	if len(s) > 2000 {
+		s = s[len(s)-2000:]
+	}
+	return strings.TrimSpace(s)
+}
+
+// stop ends the whole process group: SIGTERM, then SIGKILL.
+func (r *running) stop() {
+	pgid := r.cmd.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for syscall.Kill(-pgid, 0) == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
+	}
+	r.log.Close()
+	os.Remove(r.log.Name())
+}
+
+// pids lists the processes of the server's process group.
+func (r *running) pids() []int {
+	pgid := r.cmd.Process.Pid
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if g, err := syscall.Getpgid(pid); err == nil && g == pgid {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// rss is the resident memory of the server's process group, in bytes.
+func (r *running) rss() int64 {
+	var total int64
+	for _, pid := range r.pids() {
+		total += procStatus(pid, "VmRSS:")
+	}
+	return total
+}
+
+// cpuTime is the CPU time the server's process group used so far.
+func (r *running) cpuTime() time.Duration {
+	var ticks int64
+	for _, pid := range r.pids() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which may hold spaces).
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			k, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + k
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
+
+// procStatus reads a kB field of /proc/PID/status, in bytes.
+func procStatus(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field) {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
