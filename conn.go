@@ -48,7 +48,7 @@ type conn struct {
 
 	remoteIP, remotePort string
 	localName, localPort string
-	lowWater             bool // TCP_NOTSENT_LOWAT is set
+	lowWater             bool        // TCP_NOTSENT_LOWAT is set
 	idle                 atomic.Bool // waiting for a request: Shutdown may close it
 }
 
