@@ -64,7 +64,9 @@ gw_app *gw_app_load(const char *spec, const char *loader_source, const gw_app_co
     gw_app *app = calloc(1, sizeof(gw_app));
     PyObject *load = get_loader(loader_source);
     PyObject *callable = load ? PyObject_CallFunction(load, "s", spec) : NULL;
-    PyObject *t = callable ? PyDict_New() : NULL;
+    /* Presized for a whole environ: PyDict_Copy keeps the table's size, so
+     * filling the copy per request never resizes it. */
+    PyObject *t = callable ? _PyDict_NewPresized(GW_ENVIRON_SIZE) : NULL;
     if (app == NULL || t == NULL)
         goto fail;
     if (set_const(t, "wsgi.version", Py_BuildValue("(ii)", 1, 0)) < 0 ||
@@ -345,15 +347,14 @@ void gw_handle(gw_app *app, gw_req *req)
 done:
     if (!(req->out_flags & GW_OUT_HANDED_OVER) || (req->out_flags & (GW_OUT_FAILED | GW_OUT_ABORT)))
         release(req);
-    gw_responder_detach(responder);
-    gw_input_detach(input);
     Py_XDECREF(result);
-    Py_XDECREF(responder);
+    /* The environ refers to the input object: drop it first, so an
+     * unkept input is found with a single reference. */
     Py_XDECREF(environ);
-    Py_XDECREF(input);
+    gw_responder_release(responder);
+    gw_input_release(input);
     Py_CLEAR(call.status);
     Py_CLEAR(call.headers);
-    Py_CLEAR(call.write);
     gw_leave();
 }
 

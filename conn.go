@@ -550,7 +550,7 @@ var crlf = []byte("\r\n")
 // application's memory, not the kernel's.
 const (
 	lowWaterFrom = 256 << 10
-	lowWater     = 64 << 10
+	lowWater     = 16 << 10
 )
 
 func (c *conn) setLowWater(on bool) {

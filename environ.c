@@ -4,6 +4,8 @@
  */
 #include "gw_python.h"
 
+#include <string.h>
+
 /* In the order of the GW_K_* enum in gowsgi.h. */
 static const char *const gw_key_names[GW_NKEYS] = {
     "REQUEST_METHOD",
@@ -97,6 +99,35 @@ static int set_item(PyObject *env, PyObject *key, const char *val, uint32_t len)
     return rc;
 }
 
+/* Values of known keys repeat from request to request (the method, the
+ * protocol, the host, the client's headers): each OS thread keeps the last
+ * str of each key and reuses it when the bytes are the same, sparing an
+ * allocation. str is immutable, so sharing is safe. */
+#define GW_CACHED_VALUE_MAX 64
+static __thread PyObject *last_value[GW_NKEYS];
+
+/* Credentials are not kept past their request. */
+static int cacheable(int key)
+{
+    return key != GW_K_HTTP_AUTHORIZATION && key != GW_K_HTTP_COOKIE && key != GW_K_HTTP_X_CSRFTOKEN;
+}
+
+static int set_known(PyObject *env, int key, const char *val, uint32_t len)
+{
+    PyObject *v = last_value[key];
+    if (v != NULL && PyUnicode_GET_LENGTH(v) == len && PyUnicode_KIND(v) == PyUnicode_1BYTE_KIND &&
+        memcmp(PyUnicode_1BYTE_DATA(v), val, len) == 0)
+        return PyDict_SetItem(env, gw_keys[key], v);
+    v = PyUnicode_DecodeLatin1(val, len, NULL);
+    if (v == NULL)
+        return -1;
+    int rc = PyDict_SetItem(env, gw_keys[key], v);
+    if (len <= GW_CACHED_VALUE_MAX && cacheable(key))
+        Py_XSETREF(last_value[key], Py_NewRef(v));
+    Py_DECREF(v);
+    return rc;
+}
+
 PyObject *gw_environ_new(gw_app *app, gw_req *req, PyObject *input)
 {
     PyObject *env = PyDict_Copy(app->template);
@@ -107,7 +138,7 @@ PyObject *gw_environ_new(gw_app *app, gw_req *req, PyObject *input)
         const gw_entry *e = &req->entries[i];
         int rc;
         if (e->key >= 0 && e->key < GW_NKEYS) {
-            rc = set_item(env, gw_keys[e->key], arena + e->val_off, e->val_len);
+            rc = set_known(env, e->key, arena + e->val_off, e->val_len);
         } else {
             /* Header names outside the known set are not interned: a
              * client could otherwise grow the interned table at will. */

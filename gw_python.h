@@ -28,7 +28,6 @@ typedef struct gw_call {
     gw_req *req;
     PyObject *status;     /* str given to start_response, NULL before */
     PyObject *headers;    /* a copy of the header list given to start_response */
-    PyObject *write;      /* the write callable start_response returns */
     int committed;        /* status and headers copied into req->head */
     int head_sent;        /* Go has sent the head to the client */
     int client_gone;      /* a write to the client failed */
@@ -36,6 +35,7 @@ typedef struct gw_call {
 } gw_call;
 
 /* environ.c */
+#define GW_ENVIRON_SIZE 48 /* entries an environ holds without growing */
 int gw_environ_init(void);
 PyObject *gw_environ_new(gw_app *app, gw_req *req, PyObject *input);
 extern PyObject *gw_keys[GW_NKEYS];
@@ -43,12 +43,12 @@ extern PyObject *gw_keys[GW_NKEYS];
 /* input.c: wsgi.input */
 extern PyTypeObject gw_input_type;
 PyObject *gw_input_new(gw_req *req);
-void gw_input_detach(PyObject *input);
+void gw_input_release(PyObject *input);
 
 /* start_response.c: start_response, write() and the response head */
 extern PyTypeObject gw_responder_type;
 PyObject *gw_responder_new(gw_call *call);
-void gw_responder_detach(PyObject *responder);
+void gw_responder_release(PyObject *responder);
 int gw_commit_head(gw_call *call);
 int gw_reserve(void **buf, uint32_t *cap, uint32_t len, uint64_t need, size_t size);
 int gw_flush(gw_call *call, const char *data, Py_ssize_t len);

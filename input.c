@@ -22,21 +22,32 @@ typedef struct {
     int more;             /* goGWRead may still return bytes */
 } gw_input;
 
+/* An input object nobody kept after its request serves the thread's next
+ * request, with its buffer. */
+static __thread gw_input *spare;
+
 PyObject *gw_input_new(gw_req *req)
 {
-    gw_input *self = PyObject_New(gw_input, &gw_input_type);
-    if (self == NULL)
-        return NULL;
+    gw_input *self = spare;
+    if (self != NULL) {
+        spare = NULL;
+    } else {
+        self = PyObject_New(gw_input, &gw_input_type);
+        if (self == NULL)
+            return NULL;
+        self->buf = NULL;
+    }
     self->req = req;
     self->cur = req->arena + req->body_off;
     self->end = self->cur + req->body_len;
-    self->buf = NULL;
     self->remaining = req->body_total;
     self->more = (req->in_flags & GW_IN_MORE_BODY) != 0;
     return (PyObject *)self;
 }
 
-void gw_input_detach(PyObject *input)
+/* gw_input_release ends the object's request and drops the caller's
+ * reference; if the application kept none, the object is kept for reuse. */
+void gw_input_release(PyObject *input)
 {
     gw_input *self = (gw_input *)input;
     if (self == NULL)
@@ -44,6 +55,11 @@ void gw_input_detach(PyObject *input)
     self->req = NULL;
     self->cur = self->end = NULL;
     self->more = 0;
+    if (Py_REFCNT(input) == 1 && spare == NULL) {
+        spare = self;
+        return;
+    }
+    Py_DECREF(input);
 }
 
 static void input_dealloc(gw_input *self)

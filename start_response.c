@@ -15,30 +15,66 @@ typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     gw_call *call;    /* NULL once the request is finished */
+    PyObject *write;  /* the write callable, bound to this object */
 } gw_responder;
 
 static PyObject *responder_call(PyObject *self, PyObject *const *args,
                                 size_t nargsf, PyObject *kwnames);
 
+/* A responder nobody kept after its request serves the thread's next one. */
+static __thread gw_responder *spare;
+
 PyObject *gw_responder_new(gw_call *call)
 {
-    gw_responder *self = PyObject_New(gw_responder, &gw_responder_type);
+    gw_responder *self = spare;
     if (self != NULL) {
+        spare = NULL;
+    } else {
+        self = PyObject_GC_New(gw_responder, &gw_responder_type);
+        if (self == NULL)
+            return NULL;
         self->vectorcall = responder_call;
-        self->call = call;
+        self->write = NULL;
+        PyObject_GC_Track(self);
     }
+    self->call = call;
     return (PyObject *)self;
 }
 
-void gw_responder_detach(PyObject *responder)
+/* gw_responder_release ends the object's request and drops the caller's
+ * reference; if the application kept neither it nor its write callable
+ * (which refers to it), it is kept for reuse. */
+void gw_responder_release(PyObject *responder)
 {
-    if (responder != NULL)
-        ((gw_responder *)responder)->call = NULL;
+    gw_responder *self = (gw_responder *)responder;
+    if (self == NULL)
+        return;
+    self->call = NULL;
+    Py_ssize_t refs = self->write ? 2 : 1;
+    if (Py_REFCNT(responder) == refs && (self->write == NULL || Py_REFCNT(self->write) == 1) && spare == NULL) {
+        spare = self;
+        return;
+    }
+    Py_DECREF(responder);
+}
+
+static int responder_traverse(gw_responder *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->write);
+    return 0;
+}
+
+static int responder_clear(gw_responder *self)
+{
+    Py_CLEAR(self->write);
+    return 0;
 }
 
 static void responder_dealloc(gw_responder *self)
 {
-    PyObject_Free(self);
+    PyObject_GC_UnTrack(self);
+    responder_clear(self);
+    PyObject_GC_Del(self);
 }
 
 /* Token characters of RFC 9110, for header names. */
@@ -280,12 +316,13 @@ static PyObject *responder_call(PyObject *self, PyObject *const *args,
     Py_XSETREF(c->headers, copy);
     c->req->status = code;
     c->req->content_length = length;
-    if (c->write == NULL) {
-        c->write = PyCFunction_New(&write_def, self);
-        if (c->write == NULL)
+    gw_responder *r = (gw_responder *)self;
+    if (r->write == NULL) {
+        r->write = PyCFunction_New(&write_def, self);
+        if (r->write == NULL)
             return NULL;
     }
-    return Py_NewRef(c->write);
+    return Py_NewRef(r->write);
 }
 
 static PyObject *responder_write(gw_responder *self, PyObject *data)
@@ -422,8 +459,10 @@ PyTypeObject gw_responder_type = {
     .tp_name = "gowsgi.StartResponse",
     .tp_doc = "start_response(status, response_headers, exc_info=None) -> write",
     .tp_basicsize = sizeof(gw_responder),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_HAVE_GC,
     .tp_dealloc = (destructor)responder_dealloc,
+    .tp_traverse = (traverseproc)responder_traverse,
+    .tp_clear = (inquiry)responder_clear,
     .tp_call = PyVectorcall_Call,
     .tp_vectorcall_offset = offsetof(gw_responder, vectorcall),
 };

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // An app of the benchmark: its wrk script and the check of its answer.
@@ -31,7 +32,7 @@ func apps(fileSize int64) []app {
 	}
 }
 
-var client = &http.Client{Transport: &http.Transport{DisableCompression: true}}
+var client = &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: 60 * time.Second}
 
 func get(req *http.Request) (*http.Response, []byte, error) {
 	resp, err := client.Do(req)
