@@ -115,13 +115,14 @@ func main() {
 	env := []string{"BENCH_FILE=" + filePath}
 	port := 19100
 	for _, a := range selectedApps(cfg) {
+		var list []server
 		for _, s := range selectedServers(cfg) {
-			if !s.serves(a.name) {
-				continue
+			if s.serves(a.name) {
+				list = append(list, s)
 			}
-			port++
-			rep.measure(s, a, port, env)
 		}
+		rep.measure(a, list, port, env)
+		port += len(list)
 	}
 	if cfg.extras {
 		port++
@@ -167,56 +168,78 @@ func selectedServers(cfg config) []server {
 	return out
 }
 
-// measure starts s serving a, checks its answer, warms it up and runs wrk
-// at every connection count, repeatedly.
-func (rep *report) measure(s server, a app, port int, env []string) {
+// measure runs application a on every server at once (each pinned to the
+// server CPU, idle but for its turn), checks their answers, warms them up,
+// then runs wrk at every connection count, the servers taking turns within
+// each repetition so that drift of the machine's speed hits them alike.
+func (rep *report) measure(a app, list []server, port int, env []string) {
 	cfg := rep.cfg
-	log.Printf("%s / %s: starting", a.name, s.name)
-	r, err := start(s.command(a.name, port, a.threads), filepath.Join(cfg.root, "bench", "apps"), cfg.serverCPU, port, env)
-	if err != nil {
-		rep.failures[key{a.name, s.name, 0}] = "did not start: " + firstLine(err.Error())
-		log.Printf("%s / %s: %v", a.name, s.name, err)
-		return
+	type live struct {
+		s   server
+		r   *running
+		url string
 	}
-	defer r.stop()
-	url := "http://" + addr(port) + "/"
-	if err := a.check(url); err != nil {
-		rep.failures[key{a.name, s.name, 0}] = err.Error()
-		log.Printf("%s / %s: wrong answer: %v", a.name, s.name, err)
-		return
-	}
+	var up []live
+	defer func() {
+		for _, l := range up {
+			l.r.stop()
+		}
+	}()
 	script := ""
 	if a.script != "" {
 		script = filepath.Join(cfg.root, "bench", "lua", a.script)
 	}
-	if _, err := wrkRun(cfg.clientCPU, url, script, cfg.conns[len(cfg.conns)-1], cfg.warmup); err != nil {
-		log.Printf("warm-up: %v", err)
+	for i, s := range list {
+		log.Printf("%s / %s: starting", a.name, s.name)
+		r, err := start(s.command(a.name, port+i, a.threads), filepath.Join(cfg.root, "bench", "apps"), cfg.serverCPU, port+i, env)
+		if err != nil {
+			rep.failures[key{a.name, s.name, 0}] = "did not start: " + firstLine(err.Error())
+			log.Printf("%s / %s: %v", a.name, s.name, err)
+			continue
+		}
+		url := "http://" + addr(port+i) + "/"
+		if err := a.check(url); err != nil {
+			rep.failures[key{a.name, s.name, 0}] = err.Error()
+			log.Printf("%s / %s: wrong answer: %v", a.name, s.name, err)
+			r.stop()
+			continue
+		}
+		if _, err := wrkRun(cfg.clientCPU, url, script, cfg.conns[len(cfg.conns)-1], cfg.warmup); err != nil {
+			log.Printf("warm-up: %v", err)
+		}
+		up = append(up, live{s, r, url})
 	}
 	for _, c := range cfg.conns {
-		m := &measurement{}
-		rep.results[key{a.name, s.name, c}] = m
 		for i := 0; i < cfg.repeat; i++ {
-			rssDone := make(chan int64)
-			go func() {
-				time.Sleep(cfg.duration / 2)
-				rssDone <- r.rss()
-			}()
-			cpu0, t0 := r.cpuTime(), time.Now()
-			res, err := wrkRun(cfg.clientCPU, url, script, c, cfg.duration)
-			res.cpu = float64(r.cpuTime()-cpu0) / float64(time.Since(t0))
-			res.rss = <-rssDone
-			if err != nil {
-				log.Printf("%s / %s / %d: %v", a.name, s.name, c, err)
-				continue
+			for _, l := range up {
+				k := key{a.name, l.s.name, c}
+				if rep.results[k] == nil {
+					rep.results[k] = &measurement{}
+				}
+				rssDone := make(chan int64)
+				go func() {
+					time.Sleep(cfg.duration / 2)
+					rssDone <- l.r.rss()
+				}()
+				cpu0, t0 := l.r.cpuTime(), time.Now()
+				res, err := wrkRun(cfg.clientCPU, l.url, script, c, cfg.duration)
+				res.cpu = float64(l.r.cpuTime()-cpu0) / float64(time.Since(t0))
+				res.rss = <-rssDone
+				if err != nil {
+					log.Printf("%s / %s / %d: %v", a.name, l.s.name, c, err)
+					continue
+				}
+				rep.results[k].runs = append(rep.results[k].runs, res)
+				log.Printf("%s / %s / %d conns: %.0f req/s, p50 %v, p99 %v, errors %d, RSS %d MiB, CPU server %.0f%% wrk %.0f%%",
+					a.name, l.s.name, c, res.rps, res.p50, res.p99, res.errors, res.rss>>20, 100*res.cpu, 100*res.wrkCPU)
 			}
-			m.runs = append(m.runs, res)
-			log.Printf("%s / %s / %d conns: %.0f req/s, p50 %v, p99 %v, errors %d, RSS %d MiB, CPU server %.0f%% wrk %.0f%%",
-				a.name, s.name, c, res.rps, res.p50, res.p99, res.errors, res.rss>>20, 100*res.cpu, 100*res.wrkCPU)
 		}
 	}
-	// The answer must still be right after the load.
-	if err := a.check(url); err != nil {
-		rep.failures[key{a.name, s.name, 0}] = "wrong after the load: " + err.Error()
+	// The answers must still be right after the load.
+	for _, l := range up {
+		if err := a.check(l.url); err != nil {
+			rep.failures[key{a.name, l.s.name, 0}] = "wrong after the load: " + err.Error()
+		}
 	}
 }
 
