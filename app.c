@@ -13,6 +13,7 @@
 
 PyObject *gw_str_close;
 static PyObject *loader_fn;
+static PyObject *request_timeout; /* gowsgi.RequestTimeout */
 
 int gw_init_types(void)
 {
@@ -20,7 +21,13 @@ int gw_init_types(void)
         PyType_Ready(&gw_filewrapper_type) < 0 || PyType_Ready(&gw_errors_type) < 0)
         return -1;
     gw_str_close = PyUnicode_InternFromString("close");
-    return gw_str_close ? 0 : -1;
+    /* A BaseException, like KeyboardInterrupt: "except Exception" in the
+     * application does not swallow it. */
+    request_timeout = PyErr_NewExceptionWithDoc(
+        "gowsgi.RequestTimeout",
+        "Raised in a request's Python thread when the request runs past the server's --timeout.",
+        PyExc_BaseException, NULL);
+    return gw_str_close && request_timeout ? 0 : -1;
 }
 
 static PyObject *get_loader(const char *source)
@@ -316,6 +323,8 @@ void gw_handle(gw_app *app, gw_req *req)
 {
     gw_enter();
     reset(req);
+    req->thread_id = PyThread_get_thread_ident();
+    req->active = 1;
     gw_call call = {.app = app, .req = req};
     PyObject *result = NULL;
     PyObject *input = gw_input_new(req);
@@ -355,6 +364,9 @@ done:
     gw_input_release(input);
     Py_CLEAR(call.status);
     Py_CLEAR(call.headers);
+    /* An interruption aimed at this request must not reach the next one. */
+    req->active = 0;
+    PyThreadState_SetAsyncExc(req->thread_id, NULL);
     gw_leave();
 }
 
@@ -366,5 +378,17 @@ void gw_finish(gw_req *req)
     if (req->pending != NULL)
         close_response(req, (PyObject *)req->pending, 1);
     release(req);
+    gw_leave();
+}
+
+/* gw_interrupt raises gowsgi.RequestTimeout in the thread running the
+ * request, if it still runs the request of that generation. The exception
+ * arrives at the thread's next Python instruction: a loop in Python stops,
+ * a call blocked in C (time.sleep, a socket) does not. */
+void gw_interrupt(gw_req *req, uint64_t generation)
+{
+    gw_enter();
+    if (req->active && req->generation == generation)
+        PyThreadState_SetAsyncExc(req->thread_id, request_timeout);
     gw_leave();
 }

@@ -79,7 +79,7 @@ func New(opts Options) (*App, error) {
 		a.handle.Delete()
 		return nil, &LoadError{Spec: opts.App, Traceback: takeCString(cerr)}
 	}
-	a.pool = newPool(a.c, opts.Threads, opts.QueueSize, opts.QueueTimeout)
+	a.pool = newPool(a.c, &a.opts)
 	return a, nil
 }
 
@@ -106,16 +106,28 @@ func (a *App) Close() error {
 // Options returns the options the App runs with, defaults filled in.
 func (a *App) Options() Options { return a.opts }
 
+// Served is the number of requests that ran the application so far.
+func (a *App) Served() int64 { return a.pool.served.Load() }
+
 func (a *App) getRequest() *request {
+	var r *request
 	select {
-	case r := <-a.free:
-		return r
+	case r = <-a.free:
 	default:
-		return newRequest(a)
+		r = newRequest(a)
 	}
+	r.refs.Store(1)
+	return r
 }
 
-func (a *App) putRequest(r *request) {
+// putRequest is the front end's end of a request. The request is kept for
+// reuse unless an interruption still holds it.
+func (a *App) putRequest(r *request) { a.dropRequest(r) }
+
+func (a *App) dropRequest(r *request) {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
 	r.recycle()
 	select {
 	case a.free <- r:

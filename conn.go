@@ -490,7 +490,7 @@ func (c *conn) writeHead(h *responseHead, length int64) error {
 		c.closing = true // a WSGI exchange cannot continue after a 1xx
 	}
 	switch {
-	case c.closing:
+	case c.closing || c.req.closeConn:
 		w.WriteString("Connection: close\r\n")
 	case c.minor == 0:
 		w.WriteString("Connection: keep-alive\r\n")
@@ -618,6 +618,13 @@ func (c *conn) end() error {
 		return err
 	}
 	return nil
+}
+
+// abort sends what is buffered and closes the connection; the goroutine
+// serving it, blocked in a request, finds it closed when it returns.
+func (c *conn) abort() {
+	c.flush()
+	c.nc.Close()
 }
 
 func (c *conn) flush() error {

@@ -115,10 +115,13 @@ typedef struct gw_req {
     gw_entry *entries;
     uint32_t nentries, entries_cap;
     uint32_t in_flags;
+    uint64_t generation;          /* counts the requests made with this gw_req */
     uint32_t body_off, body_len;  /* preloaded body bytes, in the arena */
     int64_t body_total;           /* the whole body's length (CONTENT_LENGTH), -1 if unknown */
 
     /* Filled by C. */
+    int32_t active;               /* the application runs (changed with the GIL) */
+    unsigned long thread_id;      /* the Python thread it runs on */
     uint32_t out_flags;
     int32_t status;               /* numeric status code */
     char *head;                   /* status text, then header names and values */
@@ -174,6 +177,7 @@ gw_app *gw_app_load(const char *spec, const char *loader_source, const gw_app_co
 void gw_app_free(gw_app *app);
 void gw_handle(gw_app *app, gw_req *req);
 void gw_finish(gw_req *req);
+void gw_interrupt(gw_req *req, uint64_t generation);
 const char *gw_key_name(int key);
 
 /* Callbacks exported by Go (see _cgo_export.h). Each is called with the

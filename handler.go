@@ -19,7 +19,7 @@ import (
 func (a *App) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	r := a.getRequest()
 	defer a.putRequest(r)
-	s := &httpSink{w: w, rc: http.NewResponseController(w)}
+	s := &httpSink{w: w, rc: http.NewResponseController(w), r: r}
 	r.sink = s
 	r.info.started = time.Now()
 	defer a.access.log(r)
@@ -104,6 +104,7 @@ func (r *request) environFromHTTP(hr *http.Request) bool {
 type httpSink struct {
 	w  http.ResponseWriter
 	rc *http.ResponseController
+	r  *request
 }
 
 var errInformational = errors.New("a 1xx status cannot end a response")
@@ -115,6 +116,9 @@ func (s *httpSink) writeHead(h *responseHead, length int64) error {
 	}
 	if h.declared < 0 && length >= 0 {
 		hdr.Set("Content-Length", strconv.FormatInt(length, 10))
+	}
+	if s.r.closeConn {
+		hdr.Set("Connection", "close")
 	}
 	s.w.WriteHeader(h.status)
 	if h.status < 200 && h.status != http.StatusSwitchingProtocols {
@@ -149,3 +153,7 @@ func (s *httpSink) sendFile(fd int, off, n int64) (int64, error) {
 }
 
 func (s *httpSink) end() error { return nil }
+
+// abort sends what was written; net/http ends the exchange when the
+// handler returns.
+func (s *httpSink) abort() { s.rc.Flush() }

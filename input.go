@@ -145,6 +145,8 @@ func goGWRead(h C.uintptr_t, buf *C.char, n C.size_t) C.int64_t {
 		return 0
 	}
 	p := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n))
+	r.ioBegin()
+	defer r.ioEnd()
 	for {
 		m, err := r.body.Read(p)
 		if m > 0 {

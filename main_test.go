@@ -178,7 +178,7 @@ func (tg *target) do(t *testing.T, method, path string, body io.Reader, header .
 	}
 	resp, err := tg.client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v\nlog:\n%s", method, path, err, tg.log)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -265,3 +265,5 @@ func readerOrNil(r *strings.Reader) io.Reader {
 func discardLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+func ioPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }

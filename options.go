@@ -54,6 +54,22 @@ type Options struct {
 	AccessLog       io.Writer
 	AccessLogFormat string
 
+	// Timeout, if positive, bounds the time a request's Python code may run
+	// (time spent waiting for the client does not count). Past it the
+	// client gets 504 and gowsgi.RequestTimeout is raised in the request's
+	// Python thread; a thread that does not come back (stuck in C code)
+	// makes the App call Recycle.
+	Timeout time.Duration
+
+	// MaxRequests, if positive: after that many requests the App calls
+	// Recycle, once.
+	MaxRequests int64
+
+	// Recycle is called when the App wants its process replaced (by a
+	// master process): a thread stuck past Timeout, MaxRequests reached.
+	// The App keeps serving meanwhile.
+	Recycle func(reason string)
+
 	// Python starts the interpreter, if no App started it yet.
 	Python PythonConfig
 }

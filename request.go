@@ -7,6 +7,8 @@ import "C"
 import (
 	"io"
 	"runtime/cgo"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -43,6 +45,15 @@ type request struct {
 	status     int
 
 	timer *time.Timer // bounds the wait for a Python thread
+
+	// Run in Python, and the timeout watchdog's view of it.
+	generation uint64 // counts this object's runs (see gw_interrupt)
+	mu         sync.Mutex
+	expired    atomic.Bool  // the watchdog answered for it
+	pyStart    int64        // monotonic start of the run
+	ioNanos    atomic.Int64 // time spent waiting for the client so far
+	ioStart    atomic.Int64 // start of the current wait, 0 if none
+	refs       atomic.Int32 // holders: its front end, an interruption in progress
 }
 
 const (

@@ -31,6 +31,9 @@ type sink interface {
 	sendFile(fd int, off, n int64) (int64, error)
 	// end completes the response body.
 	end() error
+	// abort ends the exchange from another goroutine: what was written is
+	// sent, then the connection is closed if the transport allows.
+	abort()
 }
 
 // responseHead is the status and headers as the application gave them, or
@@ -152,6 +155,11 @@ func (r *request) finish() {
 	if flags&C.GW_OUT_HANDED_OVER != 0 {
 		defer C.gw_finish(r.c)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.expired.Load() {
+		return // the timeout watchdog answered already
+	}
 	switch {
 	case r.clientGone:
 		r.closeConn = true
@@ -251,7 +259,15 @@ func (r *request) respond(status int, reason string, extra ...[2]string) {
 //export goGWWrite
 func goGWWrite(h C.uintptr_t, a *C.char, alen C.size_t, b *C.char, blen C.size_t) C.int {
 	r := cgo.Handle(h).Value().(*request)
-	if r.writeBody(cbytes(a, alen), cbytes(b, blen), true) != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.expired.Load() {
+		return -1
+	}
+	r.ioBegin()
+	err := r.writeBody(cbytes(a, alen), cbytes(b, blen), true)
+	r.ioEnd()
+	if err != nil {
 		return -1
 	}
 	return 0

@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -28,22 +29,38 @@ var (
 // blocked in cgo waiting for the GIL.
 type pool struct {
 	app       *C.gw_app
-	slots     chan struct{} // one token per running request
-	waiting   atomic.Int64  // requests waiting for a slot
+	free      chan int                   // indexes of the free slots
+	running   []atomic.Pointer[request] // the request in each slot
+	waiting   atomic.Int64               // requests waiting for a slot
 	queueSize int64
 	timeout   time.Duration // longest wait for a slot; negative: no limit
 	quit      chan struct{}
 	closed    atomic.Bool
+
+	served      atomic.Int64 // requests that ran the application
+	maxRequests int64        // after this many, ask for a replacement (0: never)
+	recycle     func(reason string)
+	watch       *watchdog // nil without a request timeout
 }
 
-func newPool(app *C.gw_app, threads, queueSize int, timeout time.Duration) *pool {
-	return &pool{
-		app:       app,
-		slots:     make(chan struct{}, threads),
-		queueSize: int64(queueSize),
-		timeout:   timeout,
-		quit:      make(chan struct{}),
+func newPool(app *C.gw_app, opts *Options) *pool {
+	p := &pool{
+		app:         app,
+		free:        make(chan int, opts.Threads),
+		running:     make([]atomic.Pointer[request], opts.Threads),
+		queueSize:   int64(opts.QueueSize),
+		timeout:     opts.QueueTimeout,
+		quit:        make(chan struct{}),
+		maxRequests: opts.MaxRequests,
+		recycle:     opts.Recycle,
 	}
+	for i := 0; i < opts.Threads; i++ {
+		p.free <- i
+	}
+	if opts.Timeout > 0 {
+		p.watch = newWatchdog(p, opts.Timeout)
+	}
+	return p
 }
 
 // run runs the application for r on the calling goroutine's OS thread. It
@@ -51,26 +68,38 @@ func newPool(app *C.gw_app, threads, queueSize int, timeout time.Duration) *pool
 // full, when no slot frees within the queue timeout, or when the pool is
 // shutting down.
 func (p *pool) run(r *request) error {
+	var slot int
 	select {
-	case p.slots <- struct{}{}:
+	case slot = <-p.free:
 	default:
-		if err := p.wait(r); err != nil {
+		var err error
+		if slot, err = p.wait(r); err != nil {
 			return err
 		}
 	}
-	defer func() { <-p.slots }()
+	defer func() { p.free <- slot }()
 	if p.closed.Load() {
 		return errShuttingDown
 	}
+	r.generation++
+	r.c.generation = C.uint64_t(r.generation)
+	if p.watch != nil {
+		r.startClock()
+		p.running[slot].Store(r)
+		defer p.running[slot].Store(nil)
+	}
 	C.gw_handle(p.app, r.c)
+	if n := p.served.Add(1); n == p.maxRequests && p.recycle != nil {
+		p.recycle(fmt.Sprintf("served %d requests (max requests)", n))
+	}
 	return nil
 }
 
 // wait queues for a slot.
-func (p *pool) wait(r *request) error {
+func (p *pool) wait(r *request) (int, error) {
 	if p.waiting.Add(1) > p.queueSize {
 		p.waiting.Add(-1)
-		return errQueueFull
+		return 0, errQueueFull
 	}
 	defer p.waiting.Add(-1)
 	var expired <-chan time.Time
@@ -84,12 +113,12 @@ func (p *pool) wait(r *request) error {
 		expired = r.timer.C
 	}
 	select {
-	case p.slots <- struct{}{}:
-		return nil
+	case slot := <-p.free:
+		return slot, nil
 	case <-expired:
-		return errQueueTimeout
+		return 0, errQueueTimeout
 	case <-p.quit:
-		return errShuttingDown
+		return 0, errShuttingDown
 	}
 }
 
@@ -97,10 +126,13 @@ func (p *pool) wait(r *request) error {
 func (p *pool) close() {
 	p.closed.Store(true)
 	close(p.quit)
-	for i := 0; i < cap(p.slots); i++ {
-		p.slots <- struct{}{}
+	if p.watch != nil {
+		p.watch.stop()
+	}
+	for i := 0; i < cap(p.free); i++ {
+		<-p.free
 	}
 }
 
 // busy is the number of requests running in Python.
-func (p *pool) busy() int { return len(p.slots) }
+func (p *pool) busy() int { return cap(p.free) - len(p.free) }

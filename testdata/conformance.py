@@ -576,6 +576,20 @@ def sleep(environ, start_response):
     return [f"slept {seconds}".encode()]
 
 
+def spin(environ, start_response):
+    """Loops in Python forever."""
+    while True:
+        pass
+
+
+def sleep_forever(environ, start_response):
+    """Blocks in C for an hour: no exception can interrupt it."""
+    import time
+    time.sleep(3600)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"woke"]
+
+
 def hello(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
     return [b"Hello, world!"]
