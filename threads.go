@@ -29,9 +29,9 @@ var (
 // blocked in cgo waiting for the GIL.
 type pool struct {
 	app       *C.gw_app
-	free      chan int                   // indexes of the free slots
+	free      chan int                  // indexes of the free slots
 	running   []atomic.Pointer[request] // the request in each slot
-	waiting   atomic.Int64               // requests waiting for a slot
+	waiting   atomic.Int64              // requests waiting for a slot
 	queueSize int64
 	timeout   time.Duration // longest wait for a slot; negative: no limit
 	quit      chan struct{}
