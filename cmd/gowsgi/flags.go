@@ -13,6 +13,7 @@ import (
 // names and meanings, so a gunicorn command line mostly works unchanged.
 type config struct {
 	binds            []string
+	workers          int
 	threads          int
 	chdir            string
 	pythonpath       string
@@ -31,6 +32,14 @@ type config struct {
 	queueSize        int
 	queueTimeout     time.Duration
 	scriptName       string
+	timeout          int
+	maxRequests      int64
+	maxJitter        int64
+	maxWorkerMemory  int64
+	pidFile          string
+	user, group      string
+	reusePort        bool
+	socketMode       string
 }
 
 // envPrefix: every flag can also be set as GOWSGI_<NAME>, e.g.
@@ -40,9 +49,12 @@ const envPrefix = "GOWSGI_"
 func addServeFlags(fs *pflag.FlagSet, c *config) {
 	fs.SortFlags = false
 	fs.StringSliceVarP(&c.binds, "bind", "b", []string{"127.0.0.1:8000"},
-		"address to listen on: HOST:PORT, [IPV6]:PORT, :PORT or unix:PATH; repeat for several")
+		"address to listen on: HOST:PORT, [IPV6]:PORT, :PORT, unix:PATH or fd://N; repeat for several "+
+			"(ignored under systemd socket activation)")
+	fs.IntVarP(&c.workers, "workers", "w", 1,
+		"worker processes, each with its own Python interpreter; in production about one per CPU core")
 	fs.IntVar(&c.threads, "threads", 1,
-		"Python threads serving requests; each waits in Go without the GIL while a client is slow")
+		"Python threads per worker; each waits in Go without the GIL while a client is slow")
 	fs.StringVar(&c.chdir, "chdir", "", "change to this directory before loading the application (it goes on sys.path)")
 	fs.StringVar(&c.pythonpath, "pythonpath", "", "comma-separated directories to put in front of sys.path")
 	fs.StringArrayVarP(&c.env, "env", "e", nil, "set an environment variable KEY=VALUE for the application; repeatable")
@@ -55,7 +67,18 @@ func addServeFlags(fs *pflag.FlagSet, c *config) {
 	fs.StringVar(&c.errorLogfile, "log-file", "-", "alias of --error-logfile")
 	fs.IntVar(&c.keepAlive, "keep-alive", 2, "seconds an idle keep-alive connection waits for its next request")
 	fs.IntVar(&c.gracefulTimeout, "graceful-timeout", 30,
-		"seconds requests in progress get to finish after SIGTERM/SIGINT before the server exits anyway")
+		"seconds requests in progress get to finish after SIGTERM/SIGINT/SIGHUP before their worker exits anyway")
+	fs.IntVarP(&c.timeout, "timeout", "t", 30,
+		"seconds a request's Python code may run (waits for the client excluded): then 504, the thread is "+
+			"interrupted, and a worker whose thread does not come back is replaced (0: no limit)")
+	fs.Int64Var(&c.maxRequests, "max-requests", 0, "replace a worker after it served this many requests (0: never)")
+	fs.Int64Var(&c.maxJitter, "max-requests-jitter", 0, "add up to this many to --max-requests, per worker, so they are not replaced together")
+	fs.Int64Var(&c.maxWorkerMemory, "max-worker-memory", 0, "replace a worker whose resident memory passes this many MiB (0: no limit)")
+	fs.StringVarP(&c.pidFile, "pid", "p", "", "write the master's process ID to this file")
+	fs.StringVarP(&c.user, "user", "u", "", "switch to this user (name or ID) after binding the sockets")
+	fs.StringVarP(&c.group, "group", "g", "", "switch to this group (name or ID) after binding the sockets")
+	fs.BoolVar(&c.reusePort, "reuse-port", false, "set SO_REUSEPORT on the TCP sockets")
+	fs.StringVar(&c.socketMode, "socket-mode", "", "permissions of Unix socket files, in octal (e.g. 660)")
 	fs.IntVar(&c.limitLine, "limit-request-line", 4094, "longest request line in bytes (0: up to 1 MiB)")
 	fs.IntVar(&c.limitFields, "limit-request-fields", 100, "most header fields in a request")
 	fs.IntVar(&c.limitFieldSize, "limit-request-field_size", 8190, "longest header field line in bytes")

@@ -4,50 +4,164 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/spf13/pflag"
 
 	"github.com/gowsgi/gowsgi"
 	"github.com/gowsgi/gowsgi/internal/h1"
 	"github.com/gowsgi/gowsgi/internal/listen"
 	"github.com/gowsgi/gowsgi/internal/logging"
+	"github.com/gowsgi/gowsgi/internal/master"
 )
 
 // Exit statuses, as gunicorn's.
 const (
 	exitConfig  = 2 // bad flags or settings
-	exitAppLoad = 4 // the application could not be imported
+	exitAppLoad = master.ExitAppLoad
 )
 
-// run serves the application named by spec until SIGTERM or SIGINT.
+// logs are the error and access logs of a process.
+type logs struct {
+	log    *slog.Logger
+	errors *logging.File
+	access *logging.File // nil without --access-logfile
+}
+
+func (l *logs) reopen() {
+	l.errors.Reopen()
+	if l.access != nil {
+		l.access.Reopen()
+	}
+}
+
+// run serves the application named by spec: as the master process, which
+// binds the sockets and runs the workers, or as one of the workers.
 func run(fs *pflag.FlagSet, c *config, spec string) error {
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
-	level, err := logging.ParseLevel(c.logLevel)
+	l, err := openLogs(c)
 	if err != nil {
 		return err
 	}
-	errorLog, err := logging.Open(c.errorLogfile, os.Stderr)
+	w, err := master.InWorker()
 	if err != nil {
-		return fmt.Errorf("--error-logfile: %w", err)
+		return err
 	}
-	log := slog.New(logging.NewHandler(errorLog, level))
+	if w != nil {
+		return runWorker(c, spec, w, l)
+	}
+	return runMaster(c, spec, l)
+}
 
-	var accessLog io.Writer
+func openLogs(c *config) (*logs, error) {
+	level, err := logging.ParseLevel(c.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	l := &logs{}
+	if l.errors, err = logging.Open(c.errorLogfile, os.Stderr); err != nil {
+		return nil, fmt.Errorf("--error-logfile: %w", err)
+	}
+	l.log = slog.New(logging.NewHandler(l.errors, level))
 	if c.accessLogfile != "" {
-		if accessLog, err = logging.Open(c.accessLogfile, os.Stdout); err != nil {
-			return fmt.Errorf("--access-logfile: %w", err)
+		if l.access, err = logging.Open(c.accessLogfile, os.Stdout); err != nil {
+			return nil, fmt.Errorf("--access-logfile: %w", err)
 		}
+	}
+	return l, nil
+}
+
+// runMaster binds the sockets (or takes systemd's), drops privileges, and
+// supervises the workers. It never starts Python.
+func runMaster(c *config, spec string, l *logs) error {
+	if c.workers < 1 {
+		return errors.New("--workers must be at least 1")
+	}
+	opts := listen.Options{ReusePort: c.reusePort}
+	if c.socketMode != "" {
+		var mode uint32
+		if _, err := fmt.Sscanf(c.socketMode, "%o", &mode); err != nil || mode > 0o777 {
+			return fmt.Errorf("--socket-mode %q: expected octal permissions such as 660", c.socketMode)
+		}
+		opts.SocketMode = os.FileMode(mode)
+	}
+	var sockets []listen.Socket
+	defer func() {
+		for _, s := range sockets {
+			s.Close()
+		}
+	}()
+	if files := activation.Files(true); len(files) > 0 {
+		l.log.Info(fmt.Sprintf("Using %d socket(s) from systemd socket activation", len(files)))
+		for _, f := range files {
+			s, err := listen.FromFile(f)
+			if err != nil {
+				return err
+			}
+			sockets = append(sockets, s)
+		}
+	} else {
+		for _, b := range c.binds {
+			s, err := listen.Open(b, opts)
+			if err != nil {
+				return err
+			}
+			sockets = append(sockets, s)
+		}
+	}
+	if c.pidFile != "" {
+		if err := os.WriteFile(c.pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+			return fmt.Errorf("--pid: %w", err)
+		}
+		defer os.Remove(c.pidFile)
+	}
+	if err := dropPrivileges(c.user, c.group); err != nil {
+		return err
+	}
+
+	l.log.Info("Starting gowsgi " + gowsgi.Version + " (Python " + strings.Fields(gowsgi.PythonVersion())[0] + ")")
+	files := make([]*os.File, len(sockets))
+	for i, s := range sockets {
+		l.log.Info("Listening at: " + s.Name + " (" + fmt.Sprint(os.Getpid()) + ")")
+		files[i] = s.File
+	}
+	l.log.Info(fmt.Sprintf("Application %s: %d worker(s) of %d Python thread(s)", spec, c.workers, c.threads))
+	status := master.Run(master.Config{
+		Workers:         c.workers,
+		Sockets:         files,
+		Argv:            os.Args,
+		GracefulTimeout: time.Duration(c.gracefulTimeout) * time.Second,
+		SilentTimeout:   max(30*time.Second, 2*time.Duration(c.timeout)*time.Second),
+		MaxWorkerMemory: c.maxWorkerMemory << 20,
+		Log:             l.log,
+		ReopenLogs:      l.reopen,
+	})
+	l.log.Info("Shutdown complete")
+	if status != 0 {
+		return exitError{status}
+	}
+	return nil
+}
+
+// runWorker loads the application and serves the sockets the master
+// passed, until the master says stop.
+func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
+	// Parallelism across cores comes from the workers: each takes its
+	// share of the CPUs for its Go side.
+	if os.Getenv("GOMAXPROCS") == "" && w.Workers > 1 {
+		runtime.GOMAXPROCS(max(1, (runtime.NumCPU()+w.Workers-1)/w.Workers))
 	}
 	for _, kv := range c.env {
 		k, v, ok := strings.Cut(kv, "=")
@@ -65,39 +179,41 @@ func run(fs *pflag.FlagSet, c *config, spec string) error {
 	if err != nil {
 		return err
 	}
-
-	// Bind before loading the application, as gunicorn does: a busy port is
-	// reported at once.
-	var listeners []net.Listener
-	for _, b := range c.binds {
-		ln, err := listen.Listen(b)
-		if err != nil {
-			return err
-		}
-		listeners = append(listeners, ln)
+	listeners, err := listen.Listeners(w.Sockets)
+	if err != nil {
+		return err
 	}
-
-	log.Info("Starting gowsgi " + gowsgi.Version + " (Python " + strings.Fields(gowsgi.PythonVersion())[0] + ")")
-	app, err := gowsgi.New(gowsgi.Options{
+	maxRequests := c.maxRequests
+	if maxRequests > 0 && c.maxJitter > 0 {
+		maxRequests += rand.Int64N(c.maxJitter + 1)
+	}
+	opts := gowsgi.Options{
 		App:              spec,
 		Threads:          c.threads,
 		QueueSize:        c.queueSize,
 		QueueTimeout:     c.queueTimeout,
 		ScriptName:       c.scriptName,
 		LimitRequestBody: c.limitRequestBody,
-		Logger:           log,
-		Errors:           errorLog,
-		AccessLog:        accessLog,
+		Multiprocess:     w.Workers > 1,
+		Timeout:          time.Duration(c.timeout) * time.Second,
+		MaxRequests:      maxRequests,
+		Recycle:          w.Recycle,
+		Logger:           l.log,
+		Errors:           l.errors,
 		AccessLogFormat:  c.accessLogformat,
 		Python:           gowsgi.PythonConfig{Virtualenv: c.virtualenv, Path: path},
-	})
+	}
+	if l.access != nil {
+		opts.AccessLog = l.access
+	}
+	app, err := gowsgi.New(opts)
 	if err != nil {
 		var le *gowsgi.LoadError
 		if errors.As(err, &le) {
-			log.Error("Failed to load application "+le.Spec, "traceback", le.Traceback)
+			l.log.Error("Failed to load application "+le.Spec, "traceback", le.Traceback)
 			return exitError{exitAppLoad}
 		}
-		log.Error(err.Error())
+		l.log.Error(err.Error())
 		return exitError{exitConfig}
 	}
 
@@ -112,41 +228,44 @@ func run(fs *pflag.FlagSet, c *config, spec string) error {
 	}
 	served := make(chan error, len(listeners))
 	for _, ln := range listeners {
-		log.Info("Listening at: " + listen.URL(ln))
 		go func(ln net.Listener) { served <- srv.Serve(ln) }(ln)
 	}
-	log.Info(fmt.Sprintf("Application %s, %d Python thread(s)", spec, c.threads))
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
-	var serveErr error
-	select {
-	case sig := <-sigs:
-		if sig == syscall.SIGQUIT {
-			log.Info("Shutting down now (SIGQUIT)")
-			return exitError{0}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
+	// Reloading and resizing are the master's: a worker must not die of them.
+	signal.Ignore(syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
+	orphaned := make(chan struct{})
+	w.Heartbeat(func() { close(orphaned) })
+	w.Ready()
+
+	for {
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGUSR1:
+				l.reopen()
+				continue
+			case syscall.SIGQUIT:
+				os.Exit(0)
+			}
+		case <-orphaned:
+			l.log.Warn("The master process is gone; stopping")
+		case err := <-served:
+			l.log.Error("Listener failed", "error", err)
 		}
-		log.Info("Shutting down gracefully (" + sig.String() + ")")
-	case serveErr = <-served:
-		log.Error("Listener failed", "error", serveErr)
+		break
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(c.gracefulTimeout)*time.Second)
 	defer cancel()
-	go func() {
-		// A second signal during the graceful wait stops at once.
-		if sig := <-sigs; sig != nil {
-			cancel()
-		}
-	}()
 	if err := srv.Shutdown(ctx); err != nil {
-		log.Warn("Requests still running after --graceful-timeout were cut off")
+		// A request is still running (or stuck): Python cannot be stopped
+		// under it. Exit without finalizing.
+		l.log.Warn("Requests still running after --graceful-timeout were cut off")
+		os.Exit(0)
 	}
 	app.Close()
 	gowsgi.StopPython()
-	log.Info("Shutdown complete")
-	if serveErr != nil {
-		return exitError{1}
-	}
 	return nil
 }
 

@@ -1,4 +1,6 @@
-// Package listen opens the sockets named by --bind.
+// Package listen opens the listening sockets of --bind (or takes those
+// systemd passed) in the master process, and turns the descriptors a worker
+// inherits back into listeners.
 package listen
 
 import (
@@ -6,19 +8,63 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultPort is gunicorn's port for a bind address that names none.
 const DefaultPort = "8000"
 
-// Listen opens a listening socket for one --bind address, in gunicorn's
-// forms: "HOST:PORT", "HOST" (port 8000), "[IPV6]:PORT", ":PORT" (all
-// interfaces) and "unix:PATH".
-func Listen(address string) (net.Listener, error) {
+// Options of the sockets the master opens.
+type Options struct {
+	ReusePort  bool        // SO_REUSEPORT on TCP sockets
+	SocketMode os.FileMode // permissions of Unix socket files (0: as created)
+}
+
+// Socket is a listening socket the master holds for its workers.
+type Socket struct {
+	File *os.File // the descriptor workers inherit
+	Name string   // how logs name it: http://127.0.0.1:8000, unix:/run/app.sock
+	path string   // a Unix socket file this process created
+}
+
+// Close closes the descriptor and removes a Unix socket file this process
+// created.
+func (s Socket) Close() {
+	s.File.Close()
+	if s.path != "" {
+		os.Remove(s.path)
+	}
+}
+
+// Open opens a socket for one --bind address, in gunicorn's forms:
+// "HOST:PORT", "HOST" (port 8000), "[IPV6]:PORT", ":PORT" (all interfaces),
+// "unix:PATH", and "fd://N" (a descriptor this process inherited).
+func Open(address string, opts Options) (Socket, error) {
+	if n, ok := strings.CutPrefix(address, "fd://"); ok {
+		fd, err := strconv.Atoi(n)
+		if err != nil || fd < 0 {
+			return Socket{}, fmt.Errorf("bind %q: expected fd://NUMBER", address)
+		}
+		f := os.NewFile(uintptr(fd), address)
+		return FromFile(f)
+	}
 	network, addr, err := Parse(address)
 	if err != nil {
-		return nil, err
+		return Socket{}, err
+	}
+	var lc net.ListenConfig
+	if opts.ReusePort && network == "tcp" {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			})
+			return errors.Join(err, serr)
+		}
 	}
 	if network == "unix" {
 		// A socket file left by a previous run would make bind fail.
@@ -26,11 +72,56 @@ func Listen(address string) (net.Listener, error) {
 			os.Remove(addr)
 		}
 	}
-	ln, err := net.Listen(network, addr)
+	ln, err := lc.Listen(nil, network, addr)
 	if err != nil {
-		return nil, fmt.Errorf("cannot bind %s: %w", address, err)
+		return Socket{}, fmt.Errorf("cannot bind %s: %w", address, err)
 	}
-	return ln, nil
+	defer ln.Close()
+	s := Socket{Name: URL(ln)}
+	switch l := ln.(type) {
+	case *net.TCPListener:
+		s.File, err = l.File()
+	case *net.UnixListener:
+		l.SetUnlinkOnClose(false) // the workers go on using it
+		s.path = addr
+		if opts.SocketMode != 0 {
+			if err := os.Chmod(addr, opts.SocketMode); err != nil {
+				os.Remove(addr)
+				return Socket{}, fmt.Errorf("bind %s: %w", address, err)
+			}
+		}
+		s.File, err = l.File()
+	}
+	if err != nil {
+		s.Close()
+		return Socket{}, fmt.Errorf("bind %s: %w", address, err)
+	}
+	return s, nil
+}
+
+// FromFile adopts an inherited descriptor (fd://N, systemd's sockets),
+// which must be a listening stream socket.
+func FromFile(f *os.File) (Socket, error) {
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return Socket{}, fmt.Errorf("descriptor %s is not a listening socket: %w", f.Name(), err)
+	}
+	defer ln.Close() // a duplicate: f stays open
+	return Socket{File: f, Name: URL(ln)}, nil
+}
+
+// Listeners turns the descriptors a worker inherited into listeners.
+func Listeners(files []*os.File) ([]net.Listener, error) {
+	var out []net.Listener
+	for _, f := range files {
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return nil, fmt.Errorf("inherited socket %s: %w", f.Name(), err)
+		}
+		f.Close() // FileListener made its own copy
+		out = append(out, ln)
+	}
+	return out, nil
 }
 
 // Parse splits a --bind address into a network and an address for
@@ -46,7 +137,7 @@ func Parse(address string) (network, addr string, err error) {
 		}
 		return "unix", path, nil
 	case strings.Contains(address, "://"):
-		return "", "", fmt.Errorf("bind %q: unsupported scheme (use HOST:PORT or unix:PATH)", address)
+		return "", "", fmt.Errorf("bind %q: unsupported scheme (use HOST:PORT, unix:PATH or fd://N)", address)
 	}
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {

@@ -123,12 +123,3 @@ func levelName(l slog.Level) string {
 	}
 	return "DEBUG"
 }
-
-// Open opens a log destination: "-" is the given standard stream, anything
-// else a file opened for appending.
-func Open(path string, std *os.File) (io.Writer, error) {
-	if path == "-" || path == "" {
-		return std, nil
-	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-}

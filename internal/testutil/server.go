@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -219,10 +220,56 @@ func (s *Server) Stop() int {
 	return s.exitCode
 }
 
-// RSS returns the server's resident set size and its peak (VmRSS, VmHWM)
-// in bytes, from /proc.
+// WorkerPIDs lists the worker processes of the server (its children).
+func (s *Server) WorkerPIDs() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces.
+		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+		f := strings.Fields(rest)
+		if len(f) > 1 && f[1] == strconv.Itoa(s.PID()) {
+			pids = append(pids, pid)
+		}
+	}
+	sort.Ints(pids)
+	return pids
+}
+
+// WaitWorkers waits up to d for the server to have n workers, and returns
+// their PIDs.
+func (s *Server) WaitWorkers(n int, d time.Duration) []int {
+	deadline := time.Now().Add(d)
+	for {
+		pids := s.WorkerPIDs()
+		if len(pids) == n || time.Now().After(deadline) {
+			return pids
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Worker is the PID of the server's only worker.
+func (s *Server) Worker() int {
+	pids := s.WaitWorkers(1, 30*time.Second)
+	if len(pids) != 1 {
+		s.t.Fatalf("expected one worker, found %v", pids)
+	}
+	return pids[0]
+}
+
+// RSS returns the resident set size of the server's only worker and its
+// peak (VmRSS, VmHWM) in bytes, from /proc.
 func (s *Server) RSS() (rss, peak int64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.PID()))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.Worker()))
 	if err != nil {
 		return 0, 0
 	}
@@ -244,9 +291,9 @@ func (s *Server) RSS() (rss, peak int64) {
 	return rss, peak
 }
 
-// ResetPeak resets the server's VmHWM, so RSS reports the peak from now on.
+// ResetPeak resets the worker's VmHWM, so RSS reports the peak from now on.
 func (s *Server) ResetPeak() error {
-	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.PID()), []byte("5"), 0)
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.Worker()), []byte("5"), 0)
 }
 
 // WaitLog waits up to d for the log to contain substr.

@@ -1,0 +1,376 @@
+// Package master runs gowsgi's master process: pure Go, it holds the
+// listening sockets, starts the workers by executing its own binary again
+// (a Go process cannot fork), replaces those that die, reloads them on HUP
+// without dropping a request, and stops them gracefully. Signals keep
+// gunicorn's meanings.
+package master
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+)
+
+// ExitAppLoad is a worker's exit status when the application cannot be
+// imported (gunicorn's APP_LOAD_ERROR); the master stops with it.
+const ExitAppLoad = 4
+
+// Config of the master.
+type Config struct {
+	Workers         int
+	Sockets         []*os.File // passed to every worker
+	Argv            []string   // the command line the workers run again
+	GracefulTimeout time.Duration
+	// SilentTimeout: a worker sending no heartbeat this long is killed.
+	SilentTimeout time.Duration
+	// MaxWorkerMemory: a worker whose RSS passes it, in bytes, is replaced.
+	MaxWorkerMemory int64
+	Log             *slog.Logger
+	ReopenLogs      func() // on SIGUSR1, after the workers were told
+}
+
+type worker struct {
+	id       int
+	cmd      *exec.Cmd
+	pid      int
+	ready    bool
+	retiring bool      // told to stop; its replacement is (or was) started
+	killAt   time.Time // when a retiring worker gets SIGKILL
+	lastBeat time.Time
+	replaces *worker // the worker to retire when this one is ready
+	reload   bool    // started by a reload: a failure to boot keeps the old one
+}
+
+type event struct {
+	w      *worker
+	kind   string // a message, or "exit"
+	arg    string
+	status int
+}
+
+type master struct {
+	cfg     Config
+	log     *slog.Logger
+	events  chan event
+	workers map[*worker]bool
+	target  int // how many workers should serve
+	nextID  int
+	backoff time.Duration
+	booted  bool // every first worker has been ready once
+	exe     string
+}
+
+// Run supervises the workers until SIGTERM, SIGINT or SIGQUIT, and returns
+// the exit status of the server.
+func Run(cfg Config) int {
+	exe, err := os.Executable()
+	if err != nil {
+		cfg.Log.Error("cannot find the gowsgi executable to start workers", "error", err)
+		return 1
+	}
+	m := &master{cfg: cfg, log: cfg.Log, events: make(chan event, 64), workers: map[*worker]bool{},
+		target: cfg.Workers, exe: exe}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
+		syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+
+	for i := 0; i < m.target; i++ {
+		m.spawn(nil, false)
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var respawnAt time.Time
+	for {
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGHUP:
+				m.reload()
+			case syscall.SIGTERM, syscall.SIGINT:
+				return m.stop(syscall.SIGTERM, cfg.GracefulTimeout, "Shutting down gracefully ("+sig.String()+")")
+			case syscall.SIGQUIT:
+				return m.stop(syscall.SIGQUIT, time.Second, "Shutting down now ("+sig.String()+")")
+			case syscall.SIGTTIN:
+				m.target++
+				m.log.Info("One worker more (SIGTTIN)", "workers", m.target)
+			case syscall.SIGTTOU:
+				if m.target > 1 {
+					m.target--
+					m.log.Info("One worker less (SIGTTOU)", "workers", m.target)
+					if old := m.oldest(); old != nil {
+						m.retire(old)
+					}
+				}
+			case syscall.SIGUSR1:
+				m.signalAll(syscall.SIGUSR1)
+				if cfg.ReopenLogs != nil {
+					cfg.ReopenLogs()
+				}
+			}
+		case ev := <-m.events:
+			if status, stop := m.handle(ev); stop {
+				return status
+			}
+		case now := <-tick.C:
+			m.check(now)
+		}
+		// Keep the number of serving workers at the target, slowly when
+		// workers keep dying before they are ready.
+		if m.serving() < m.target && time.Now().After(respawnAt) {
+			for m.serving() < m.target {
+				m.spawn(nil, false)
+			}
+			respawnAt = time.Now().Add(m.backoff)
+		}
+	}
+}
+
+// serving counts the workers that serve or will: not retiring.
+func (m *master) serving() int {
+	n := 0
+	for w := range m.workers {
+		if !w.retiring {
+			n++
+		}
+	}
+	return n
+}
+
+// spawn starts a worker; replaces, if set, is retired once it is ready.
+func (m *master) spawn(replaces *worker, reload bool) {
+	m.nextID++
+	w := &worker{id: m.nextID, replaces: replaces, reload: reload, lastBeat: time.Now()}
+	r, pw, err := os.Pipe()
+	if err != nil {
+		m.log.Error("cannot start a worker", "error", err)
+		return
+	}
+	cmd := exec.Command(m.exe, m.cfg.Argv[1:]...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%d:%d", envWorker, w.id, len(m.cfg.Sockets), m.cfg.Workers))
+	cmd.ExtraFiles = append(append([]*os.File(nil), m.cfg.Sockets...), pw)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		r.Close()
+		m.log.Error("cannot start a worker", "error", err)
+		return
+	}
+	pw.Close()
+	w.cmd, w.pid = cmd, cmd.Process.Pid
+	m.workers[w] = true
+	m.log.Info("Booting worker with pid: " + strconv.Itoa(w.pid))
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			kind, arg, _ := strings.Cut(sc.Text(), " ")
+			m.events <- event{w: w, kind: kind, arg: arg}
+		}
+		r.Close()
+	}()
+	go func() {
+		err := cmd.Wait()
+		status := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			status = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				status = 128 + int(ws.Signal())
+			}
+		}
+		m.events <- event{w: w, kind: "exit", status: status}
+	}()
+}
+
+// handle reacts to a worker's message or exit. stop is true when the
+// whole server must stop, with status.
+func (m *master) handle(ev event) (status int, stop bool) {
+	w := ev.w
+	if !m.workers[w] {
+		return 0, false
+	}
+	switch ev.kind {
+	case msgAlive:
+		w.lastBeat = time.Now()
+	case msgReady:
+		w.ready, w.lastBeat = true, time.Now()
+		m.backoff = 0
+		if old := w.replaces; old != nil && m.workers[old] {
+			m.retire(old)
+		}
+		if !m.booted && m.allReady() {
+			m.booted = true
+			daemon.SdNotify(false, daemon.SdNotifyReady)
+		}
+	case msgRecycle:
+		if !w.retiring && !m.replacing(w) {
+			m.log.Info("Replacing worker "+strconv.Itoa(w.pid), "reason", ev.arg)
+			m.spawn(w, false)
+		}
+	case "exit":
+		delete(m.workers, w)
+		switch {
+		case w.retiring:
+			m.log.Info("Worker exited (pid: " + strconv.Itoa(w.pid) + ")")
+		case !w.ready && ev.status == ExitAppLoad && w.reload:
+			m.log.Error("The reloaded application failed to load; the workers keep the code they have")
+		case !w.ready && ev.status == ExitAppLoad:
+			m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout, "Worker failed to load the application: shutting down")
+			return ExitAppLoad, true
+		case !w.ready:
+			m.backoff = min(max(2*m.backoff, time.Second), 30*time.Second)
+			m.log.Error("Worker died while booting", "pid", w.pid, "status", ev.status, "retry_in", m.backoff)
+		default:
+			m.log.Error("Worker exited unexpectedly; starting a new one", "pid", w.pid, "status", ev.status)
+		}
+		// A worker waiting to take over from this one now simply serves.
+		for o := range m.workers {
+			if o.replaces == w {
+				o.replaces = nil
+			}
+		}
+	}
+	return 0, false
+}
+
+func (m *master) allReady() bool {
+	for w := range m.workers {
+		if !w.ready {
+			return false
+		}
+	}
+	return len(m.workers) > 0
+}
+
+// replacing tells whether a new worker is starting to replace w.
+func (m *master) replacing(w *worker) bool {
+	for o := range m.workers {
+		if o.replaces == w {
+			return true
+		}
+	}
+	return false
+}
+
+// retire asks a worker to finish its requests and exit.
+func (m *master) retire(w *worker) {
+	if w.retiring {
+		return
+	}
+	w.retiring = true
+	w.killAt = time.Now().Add(m.cfg.GracefulTimeout + 5*time.Second)
+	w.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// oldest is the longest-serving worker not retiring.
+func (m *master) oldest() *worker {
+	var old *worker
+	for w := range m.workers {
+		if !w.retiring && (old == nil || w.id < old.id) {
+			old = w
+		}
+	}
+	return old
+}
+
+// reload starts a new worker for each serving one: it imports the
+// application anew, and the old worker finishes its requests and exits
+// once the new one is ready. Listening sockets stay open throughout, so no
+// connection is refused.
+func (m *master) reload() {
+	m.log.Info("Reloading (SIGHUP): starting new workers")
+	daemon.SdNotify(false, daemon.SdNotifyReloading)
+	var old []*worker
+	for w := range m.workers {
+		if !w.retiring && !m.replacing(w) {
+			old = append(old, w)
+		}
+	}
+	for _, w := range old {
+		m.spawn(w, true)
+	}
+	m.booted = false // READY=1 again once all are ready
+}
+
+// check kills workers that went silent or overstay their retirement, and
+// replaces those past the memory ceiling.
+func (m *master) check(now time.Time) {
+	for w := range m.workers {
+		switch {
+		case w.retiring && now.After(w.killAt):
+			m.log.Warn("Worker did not stop in time; killing it", "pid", w.pid)
+			w.cmd.Process.Kill()
+		case w.ready && !w.retiring && m.cfg.SilentTimeout > 0 && now.Sub(w.lastBeat) > m.cfg.SilentTimeout:
+			m.log.Error("Worker silent too long; killing it", "pid", w.pid, "silent", now.Sub(w.lastBeat).Round(time.Second))
+			w.cmd.Process.Kill()
+		case w.ready && !w.retiring && m.cfg.MaxWorkerMemory > 0 && !m.replacing(w):
+			if rss := residentMemory(w.pid); rss > m.cfg.MaxWorkerMemory {
+				m.log.Info("Replacing worker "+strconv.Itoa(w.pid), "reason",
+					fmt.Sprintf("memory %d MiB above --max-worker-memory", rss>>20))
+				m.spawn(w, false)
+			}
+		}
+	}
+}
+
+func (m *master) signalAll(sig syscall.Signal) {
+	for w := range m.workers {
+		w.cmd.Process.Signal(sig)
+	}
+}
+
+// stop signals every worker and waits for them, killing those still there
+// after wait. It returns the server's exit status.
+func (m *master) stop(sig syscall.Signal, wait time.Duration, why string) int {
+	if why != "" {
+		m.log.Info(why)
+	}
+	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	// Stop listening: once the workers close their copies too, new
+	// connections are refused rather than left waiting.
+	for _, f := range m.cfg.Sockets {
+		f.Close()
+	}
+	m.signalAll(sig)
+	deadline := time.After(wait + time.Second)
+	for len(m.workers) > 0 {
+		select {
+		case ev := <-m.events:
+			if ev.kind == "exit" {
+				delete(m.workers, ev.w)
+			}
+		case <-deadline:
+			m.log.Warn("Workers still running after the graceful timeout; killing them", "count", len(m.workers))
+			for w := range m.workers {
+				w.cmd.Process.Kill()
+			}
+			deadline = nil
+		}
+	}
+	return 0
+}
+
+// residentMemory is a process's RSS in bytes, from /proc.
+func residentMemory(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
