@@ -50,6 +50,8 @@ type conn struct {
 	localName, localPort string
 	lowWater             bool        // TCP_NOTSENT_LOWAT is set
 	idle                 atomic.Bool // waiting for a request: Shutdown may close it
+	fresh                atomic.Bool // no request yet: Shutdown gives it freshGrace
+	graced               bool        // Shutdown gave it that window already
 }
 
 const (
@@ -76,14 +78,28 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.localName, c.localPort = splitHostPort(nc.LocalAddr().String())
 	c.length.c = c
 	c.cont.c = c
+	c.fresh.Store(true)
 	return c
 }
 
+// freshGrace is how long Shutdown lets a connection that has sent nothing
+// yet send its first request: its client, having just connected, is
+// sending it, and would not retry on a connection it never used.
+const freshGrace = time.Second
+
 // closeIfIdle closes the connection if it waits for a request with
-// nothing buffered (idle is only set then).
+// nothing buffered (idle is only set then). Kept-alive connections close at
+// once (a client retries a request on a connection it reused); a fresh one
+// gets freshGrace to send its request, which is then answered and closes
+// it.
 func (c *conn) closeIfIdle() {
-	if c.idle.Load() {
+	switch {
+	case !c.idle.Load():
+	case !c.fresh.Load():
 		c.nc.Close()
+	case !c.graced:
+		c.graced = true
+		c.nc.SetReadDeadline(time.Now().Add(freshGrace))
 	}
 }
 
@@ -121,29 +137,34 @@ func (c *conn) serve() {
 func (c *conn) readHead(first bool) (int, error) {
 	lim := c.srv.Limits
 	scan := 0
-	waiting := !first // for the next request of a kept-alive connection
-	if c.r == c.w {
+	waiting := c.r == c.w // no byte of the request yet
+	if waiting {
 		c.r, c.w = 0, 0
-		if waiting {
+		if !first {
+			// A kept-alive connection waits for its next request.
 			if err := c.flush(); err != nil {
 				return 0, err
 			}
 			c.nc.SetReadDeadline(time.Now().Add(c.srv.KeepAlive))
-			// Idle from here: Shutdown either sees the flag and closes the
-			// connection, or this sees Shutdown and returns.
-			c.idle.Store(true)
-			if c.srv.closing.Load() {
-				return 0, ErrServerClosed
-			}
+		}
+		// Idle from here: Shutdown either sees the flag and closes the
+		// connection, or this sees Shutdown and returns. A fresh
+		// connection is not turned away: its client has sent, or is
+		// sending, its first request (see freshGrace).
+		c.idle.Store(true)
+		if !first && c.srv.closing.Load() {
+			return 0, ErrServerClosed
 		}
 	}
 	for {
 		if c.w > c.r {
 			if waiting {
-				// The next request started: it now has the header timeout.
+				// The request started: it now has the header timeout.
 				c.idle.Store(false)
 				waiting = false
-				c.nc.SetReadDeadline(time.Now().Add(c.srv.HeaderTimeout))
+				if !first {
+					c.nc.SetReadDeadline(time.Now().Add(c.srv.HeaderTimeout))
+				}
 			}
 			end, next := h1.HeadEnd(c.rbuf[c.r:c.w], scan)
 			if end >= 0 {
@@ -206,6 +227,7 @@ func (c *conn) exchange(n int) bool {
 	defer a.putRequest(r)
 	r.sink = c
 	c.req = r
+	c.fresh.Store(false)
 	defer func() { c.req = nil }()
 	r.info.started = time.Now()
 	hreq := &c.hreq

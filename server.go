@@ -38,6 +38,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
 	done      chan struct{}
+	accepting sync.WaitGroup // Serve loops running
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -82,11 +83,13 @@ func (s *Server) Serve(ln net.Listener) error {
 		return ErrServerClosed
 	}
 	s.listeners[ln] = struct{}{}
+	s.accepting.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.listeners, ln)
 		s.mu.Unlock()
+		s.accepting.Done()
 	}()
 
 	var backoff time.Duration
@@ -107,23 +110,15 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
+		// A connection accepted as Shutdown begins is served all the same
+		// (its client already sent its request, maybe): Shutdown waits for
+		// this loop before it counts the connections.
 		c := newConn(s, nc)
-		if !s.track(c) {
-			nc.Close()
-			return ErrServerClosed
-		}
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
 		go c.serve()
 	}
-}
-
-func (s *Server) track(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing.Load() {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
 }
 
 func (s *Server) forget(c *conn) {
@@ -151,6 +146,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ln.Close()
 	}
 	s.mu.Unlock()
+	s.accepting.Wait()
 
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()

@@ -590,6 +590,24 @@ def sleep_forever(environ, start_response):
     return [b"woke"]
 
 
+_leak = []
+
+
+def leak(environ, start_response):
+    """Keeps 4 MiB more after every request: memory grows without end."""
+    _leak.append(bytearray(4 << 20))
+    body = str(len(_leak)).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def pid(environ, start_response):
+    """The worker's process ID, so tests can tell which worker answered."""
+    body = str(os.getpid()).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def hello(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
     return [b"Hello, world!"]

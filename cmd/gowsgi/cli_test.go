@@ -18,11 +18,13 @@ import (
 	"github.com/gowsgi/gowsgi/internal/testutil"
 )
 
+var cliClient = &http.Client{Timeout: 60 * time.Second}
+
 func cliGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := cliClient.Get(url)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

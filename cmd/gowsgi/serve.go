@@ -127,7 +127,10 @@ func runMaster(c *config, spec string, l *logs) error {
 		}
 		defer os.Remove(c.pidFile)
 	}
-	if err := dropPrivileges(c.user, c.group); err != nil {
+	// As gunicorn: the master stays who it is (it runs no application code,
+	// and removes the pid file and socket files at the end); the workers
+	// switch to --user/--group. Check them now, so a typo stops at once.
+	if _, _, err := lookupIDs(c.user, c.group); err != nil {
 		return err
 	}
 
@@ -158,6 +161,9 @@ func runMaster(c *config, spec string, l *logs) error {
 // runWorker loads the application and serves the sockets the master
 // passed, until the master says stop.
 func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
+	if err := dropPrivileges(c.user, c.group); err != nil {
+		return err
+	}
 	// Parallelism across cores comes from the workers: each takes its
 	// share of the CPUs for its Go side.
 	if os.Getenv("GOMAXPROCS") == "" && w.Workers > 1 {

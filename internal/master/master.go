@@ -86,7 +86,10 @@ func Run(cfg Config) int {
 	defer signal.Stop(sigs)
 
 	for i := 0; i < m.target; i++ {
-		m.spawn(nil, false)
+		if err := m.spawn(nil, false); err != nil {
+			m.log.Error("cannot start a worker", "error", err)
+			return 1
+		}
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -129,7 +132,11 @@ func Run(cfg Config) int {
 		// workers keep dying before they are ready.
 		if m.serving() < m.target && time.Now().After(respawnAt) {
 			for m.serving() < m.target {
-				m.spawn(nil, false)
+				if err := m.spawn(nil, false); err != nil {
+					m.backoff = min(max(2*m.backoff, time.Second), 30*time.Second)
+					m.log.Error("cannot start a worker", "error", err, "retry_in", m.backoff)
+					break
+				}
 			}
 			respawnAt = time.Now().Add(m.backoff)
 		}
@@ -148,13 +155,12 @@ func (m *master) serving() int {
 }
 
 // spawn starts a worker; replaces, if set, is retired once it is ready.
-func (m *master) spawn(replaces *worker, reload bool) {
+func (m *master) spawn(replaces *worker, reload bool) error {
 	m.nextID++
 	w := &worker{id: m.nextID, replaces: replaces, reload: reload, lastBeat: time.Now()}
 	r, pw, err := os.Pipe()
 	if err != nil {
-		m.log.Error("cannot start a worker", "error", err)
-		return
+		return err
 	}
 	cmd := exec.Command(m.exe, m.cfg.Argv[1:]...)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%d:%d", envWorker, w.id, len(m.cfg.Sockets), m.cfg.Workers))
@@ -163,8 +169,7 @@ func (m *master) spawn(replaces *worker, reload bool) {
 	if err := cmd.Start(); err != nil {
 		pw.Close()
 		r.Close()
-		m.log.Error("cannot start a worker", "error", err)
-		return
+		return err
 	}
 	pw.Close()
 	w.cmd, w.pid = cmd, cmd.Process.Pid
@@ -190,6 +195,14 @@ func (m *master) spawn(replaces *worker, reload bool) {
 		}
 		m.events <- event{w: w, kind: "exit", status: status}
 	}()
+	return nil
+}
+
+// spawnOrLog starts a replacement; if it cannot, the old worker serves on.
+func (m *master) spawnOrLog(replaces *worker, reload bool) {
+	if err := m.spawn(replaces, reload); err != nil {
+		m.log.Error("cannot start a worker", "error", err)
+	}
 }
 
 // handle reacts to a worker's message or exit. stop is true when the
@@ -215,7 +228,7 @@ func (m *master) handle(ev event) (status int, stop bool) {
 	case msgRecycle:
 		if !w.retiring && !m.replacing(w) {
 			m.log.Info("Replacing worker "+strconv.Itoa(w.pid), "reason", ev.arg)
-			m.spawn(w, false)
+			m.spawnOrLog(w, false)
 		}
 	case "exit":
 		delete(m.workers, w)
@@ -297,7 +310,7 @@ func (m *master) reload() {
 		}
 	}
 	for _, w := range old {
-		m.spawn(w, true)
+		m.spawnOrLog(w, true)
 	}
 	m.booted = false // READY=1 again once all are ready
 }
@@ -317,7 +330,7 @@ func (m *master) check(now time.Time) {
 			if rss := residentMemory(w.pid); rss > m.cfg.MaxWorkerMemory {
 				m.log.Info("Replacing worker "+strconv.Itoa(w.pid), "reason",
 					fmt.Sprintf("memory %d MiB above --max-worker-memory", rss>>20))
-				m.spawn(w, false)
+				m.spawnOrLog(w, false)
 			}
 		}
 	}

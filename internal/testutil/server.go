@@ -47,6 +47,8 @@ func Binary(t testing.TB) string {
 			build.err = err
 			return
 		}
+		// A server switching to another user (--user) runs it again.
+		os.Chmod(dir, 0o755)
 		build.dir = dir
 		build.path = filepath.Join(dir, "gowsgi")
 		args := []string{"build", "-o", build.path}
@@ -158,6 +160,8 @@ func Launch(t testing.TB, opts Options, args ...string) *Server {
 	s := &Server{t: t, Cmd: cmd, Log: &Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout = s.Log
 	cmd.Stderr = s.Log
+	// Its own process group: Stop can end the workers with the master.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -203,8 +207,9 @@ func (s *Server) Wait(d time.Duration) int {
 	}
 }
 
-// Stop ends the server: SIGTERM, then SIGKILL if it has not exited after
-// 15 seconds. It returns the exit status.
+// Stop ends the server: SIGTERM, then SIGKILL to its whole process group
+// (master and workers) if it has not exited after 40 seconds. It returns
+// the exit status.
 func (s *Server) Stop() int {
 	select {
 	case <-s.exited:
@@ -212,10 +217,11 @@ func (s *Server) Stop() int {
 	default:
 	}
 	s.Cmd.Process.Signal(syscall.SIGTERM)
-	if code := s.Wait(15 * time.Second); code >= 0 {
+	if code := s.Wait(40 * time.Second); code >= 0 {
 		return code
 	}
-	s.Cmd.Process.Kill()
+	s.t.Errorf("gowsgi did not stop within 40 s of SIGTERM:\n%s", s.Log)
+	syscall.Kill(-s.PID(), syscall.SIGKILL)
 	<-s.exited
 	return s.exitCode
 }

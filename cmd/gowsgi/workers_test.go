@@ -1,0 +1,417 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/testutil"
+)
+
+// load sends requests from several clients until stopped, counting
+// answers and failures. Half the clients keep their connections alive,
+// half open one per request.
+type load struct {
+	url     string
+	ok      atomic.Int64
+	failed  atomic.Int64
+	mu      sync.Mutex
+	errs    []string
+	bodies  map[string]int // answer bodies seen, and how often
+	stop    chan struct{}
+	stopped sync.WaitGroup
+}
+
+func startLoad(t *testing.T, url string, clients int) *load {
+	l := &load{url: url, stop: make(chan struct{}), bodies: map[string]int{}}
+	for i := 0; i < clients; i++ {
+		keepAlive := i%2 == 0
+		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: !keepAlive}}
+		l.stopped.Add(1)
+		go func() {
+			defer l.stopped.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				resp, err := client.Get(url)
+				if err == nil {
+					var b []byte
+					b, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != 200 {
+						err = fmt.Errorf("status %s", resp.Status)
+					}
+					if err == nil {
+						l.ok.Add(1)
+						l.mu.Lock()
+						l.bodies[string(b)]++
+						l.mu.Unlock()
+						continue
+					}
+				}
+				l.failed.Add(1)
+				l.mu.Lock()
+				l.errs = append(l.errs, fmt.Sprintf("%v (keep-alive %v)", err, keepAlive))
+				l.mu.Unlock()
+			}
+		}()
+	}
+	t.Cleanup(l.end)
+	return l
+}
+
+func (l *load) end() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.stopped.Wait()
+}
+
+// waitServed waits until n more requests succeeded.
+func (l *load) waitServed(t *testing.T, n int64) {
+	t.Helper()
+	target := l.ok.Load() + n
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if l.ok.Load() >= target {
+			return
+		}
+	}
+	t.Fatalf("the load stalled at %d answers (%d failures): %v", l.ok.Load(), l.failed.Load(), l.errs)
+}
+
+func (l *load) check(t *testing.T, maxFailures int64) {
+	t.Helper()
+	l.end()
+	if f := l.failed.Load(); f > maxFailures {
+		t.Errorf("%d of %d requests failed (at most %d allowed): %v", f, f+l.ok.Load(), maxFailures, l.errs)
+	}
+	t.Logf("%d requests served, %d failed", l.ok.Load(), l.failed.Load())
+}
+
+// A worker killed with SIGKILL is replaced at once; only the requests it
+// was serving fail.
+func TestWorkerKilled(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{}, "-w", "2", "--threads", "2", "--pythonpath", ".", "conformance:pid")
+	workers := s.WaitWorkers(2, 30*time.Second)
+	l := startLoad(t, s.URL+"/", 8)
+	l.waitServed(t, 200)
+	syscall.Kill(workers[0], syscall.SIGKILL)
+	waitFor(t, "a replacement worker", func() bool {
+		now := s.WorkerPIDs()
+		return len(now) == 2 && !slices.Contains(now, workers[0])
+	})
+	l.waitServed(t, 200)
+	// At most one request per client was in flight on the killed worker.
+	l.check(t, 8)
+	if !strings.Contains(s.Log.String(), "Worker exited unexpectedly") {
+		t.Errorf("the master did not log the death:\n%s", s.Log)
+	}
+}
+
+// HUP reloads: new workers import the changed code, the old ones finish
+// their requests; not one request of a steady load fails.
+func TestReloadWithChangedCode(t *testing.T) {
+	dir := t.TempDir()
+	write := func(version string) {
+		app := "VERSION = " + strconv.Quote(version) + "\n\n" +
+			"def application(environ, start_response):\n" +
+			"    start_response('200 OK', [('Content-Type', 'text/plain')])\n" +
+			"    return [VERSION.encode()]\n"
+		if err := os.WriteFile(filepath.Join(dir, "versioned.py"), []byte(app), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one")
+	s := testutil.Start(t, testutil.Options{}, "-w", "2", "--chdir", dir, "versioned")
+	old := s.WaitWorkers(2, 30*time.Second)
+	l := startLoad(t, s.URL+"/", 8)
+	l.waitServed(t, 200)
+	write("two")
+	s.Signal(syscall.SIGHUP)
+	waitFor(t, "new workers", func() bool {
+		now := s.WorkerPIDs()
+		return len(now) == 2 && !slices.Contains(now, old[0]) && !slices.Contains(now, old[1])
+	})
+	l.mu.Lock()
+	before := l.bodies["two"]
+	l.mu.Unlock()
+	l.waitServed(t, 200)
+	l.check(t, 0)
+	if l.bodies["two"] <= before || l.bodies["one"] == 0 {
+		t.Errorf("answers seen: %v", l.bodies)
+	}
+}
+
+// TTIN adds a worker, TTOU removes one; the load does not notice.
+func TestWorkerCount(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{}, "-w", "2", "--pythonpath", ".", "conformance:pid")
+	s.WaitWorkers(2, 30*time.Second)
+	l := startLoad(t, s.URL+"/", 6)
+	l.waitServed(t, 100)
+	s.Signal(syscall.SIGTTIN)
+	if n := len(s.WaitWorkers(3, 30*time.Second)); n != 3 {
+		t.Fatalf("after TTIN: %d workers", n)
+	}
+	l.waitServed(t, 100)
+	// One at a time: a signal sent again before the first was handled
+	// counts once.
+	s.Signal(syscall.SIGTTOU)
+	if n := len(s.WaitWorkers(2, 30*time.Second)); n != 2 {
+		t.Fatalf("after TTOU: %d workers", n)
+	}
+	s.Signal(syscall.SIGTTOU)
+	if n := len(s.WaitWorkers(1, 30*time.Second)); n != 1 {
+		t.Fatalf("after TTOU twice: %d workers", n)
+	}
+	l.waitServed(t, 100)
+	l.check(t, 0)
+}
+
+// --max-requests replaces workers without dropping a request.
+func TestMaxRequestsRecycling(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{}, "-w", "2", "--max-requests", "100", "--max-requests-jitter", "20",
+		"--pythonpath", ".", "conformance:pid")
+	first := s.WaitWorkers(2, 30*time.Second)
+	l := startLoad(t, s.URL+"/", 6)
+	waitFor(t, "the first workers to be replaced", func() bool {
+		now := s.WorkerPIDs()
+		return len(now) == 2 && !slices.Contains(now, first[0]) && !slices.Contains(now, first[1])
+	})
+	l.waitServed(t, 200)
+	l.check(t, 0)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.bodies) < 4 {
+		t.Errorf("answers came from %d workers; recycling should have used at least 4: %v", len(l.bodies), l.bodies)
+	}
+}
+
+// A worker past --max-worker-memory is replaced without dropping a
+// request.
+func TestMemoryCeiling(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{}, "--max-worker-memory", "100", "--pythonpath", ".", "conformance:leak")
+	first := s.Worker()
+	var fails int
+	for i := 0; i < 200 && slices.Contains(s.WorkerPIDs(), first); i++ {
+		resp, err := http.Get(s.URL + "/")
+		if err != nil || resp.StatusCode != 200 {
+			fails++
+			continue
+		}
+		resp.Body.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitFor(t, "the leaking worker to be replaced", func() bool {
+		pids := s.WorkerPIDs()
+		return len(pids) == 1 && pids[0] != first
+	})
+	if fails > 0 {
+		t.Errorf("%d requests failed", fails)
+	}
+	if !strings.Contains(s.Log.String(), "above --max-worker-memory") {
+		t.Errorf("no memory line in the log:\n%s", s.Log)
+	}
+}
+
+// A hung application (a loop in Python, or blocked in C for an hour) is
+// answered 504 within the timeout, and the server goes on serving.
+func TestHungApplication(t *testing.T) {
+	for _, app := range []string{"spin", "sleep_forever"} {
+		t.Run(app, func(t *testing.T) {
+			s := testutil.Start(t, testutil.Options{}, "--timeout", "1", "--threads", "2", "--graceful-timeout", "2",
+				"--pythonpath", ".", "conformance:"+app)
+			first := s.Worker()
+			start := time.Now()
+			status, body := cliGet(t, s.URL+"/")
+			if status != 504 || body != "Gateway Timeout\n" || time.Since(start) > 20*time.Second {
+				t.Fatalf("got %d %q after %v", status, body, time.Since(start))
+			}
+			// The server still answers (504 again: this application
+			// always hangs) while a stuck worker is replaced.
+			if status, _ := cliGet(t, s.URL+"/"); status != 504 {
+				t.Errorf("second request: %d", status)
+			}
+			if app == "sleep_forever" {
+				waitFor(t, "the stuck worker to be replaced", func() bool {
+					pids := s.WorkerPIDs()
+					return len(pids) >= 1 && !slices.Contains(pids, first)
+				})
+			}
+		})
+	}
+}
+
+// Under systemd socket activation gowsgi serves the sockets it is given
+// and tells systemd it is ready.
+func TestSystemdSocketActivation(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := ln.(*net.TCPListener).File()
+	ln.Close()
+	notify := filepath.Join(t.TempDir(), "notify.sock")
+	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// LISTEN_PID names the process itself, as systemd sets it after fork.
+	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, testutil.Binary(t), "--pythonpath", ".", "conformance:hello")
+	cmd.Dir = testutil.Testdata()
+	cmd.Env = append(testutil.CleanEnv(), "LISTEN_FDS=1", "NOTIFY_SOCKET="+notify)
+	cmd.ExtraFiles = []*os.File{f}
+	var out testutil.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	msg := make([]byte, 256)
+	n, err := nc.Read(msg)
+	if err != nil || !strings.Contains(string(msg[:n]), "READY=1") {
+		t.Fatalf("no READY=1 from sd_notify: %q %v\n%s", msg[:n], err, out.String())
+	}
+	addr := strings.TrimPrefix(strings.Fields(strings.SplitN(out.String(), "Listening at: ", 2)[1])[0], "http://")
+	if _, body := cliGet(t, "http://"+addr+"/"); body != "Hello, world!" {
+		t.Errorf("on the activated socket: %q\n%s", body, out.String())
+	}
+	if !strings.Contains(out.String(), "socket activation") {
+		t.Errorf("the log does not mention socket activation:\n%s", out.String())
+	}
+}
+
+// unix:PATH binds a Unix socket with --socket-mode, removed at exit.
+func TestUnixSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.sock")
+	s := testutil.Launch(t, testutil.Options{NoBind: true}, "-b", "unix:"+path, "--socket-mode", "600",
+		"--pythonpath", ".", "conformance:environ")
+	if !s.WaitLog("Listening at: unix:"+path, 30*time.Second) {
+		t.Fatalf("not listening:\n%s", s.Log)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket file: %v %v", fi, err)
+	}
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "GET /u HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	conn.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"PATH_INFO": "/u"`) || !strings.Contains(string(body), `"REMOTE_ADDR": ""`) {
+		t.Errorf("over the Unix socket: %s %s", resp.Status, body)
+	}
+	if code := s.Stop(); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the socket file outlived the server: %v", err)
+	}
+}
+
+// --pid writes the master's PID and removes it at exit; --user switches
+// the workers to another user after binding.
+func TestPidFileAndUser(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "gowsgi.pid")
+	args := []string{"--pid", pidFile, "--pythonpath", ".", "conformance:hello"}
+	asRoot := os.Geteuid() == 0
+	if asRoot {
+		args = append([]string{"--user", "nobody"}, args...)
+	}
+	s := testutil.Start(t, testutil.Options{}, args...)
+	b, err := os.ReadFile(pidFile)
+	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(s.PID()) {
+		t.Fatalf("pid file %q (%v), master %d", b, err, s.PID())
+	}
+	if asRoot {
+		if _, body := cliGet(t, s.URL+"/"); body != "Hello, world!" {
+			t.Errorf("as nobody: %q\n%s", body, s.Log)
+		}
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.Worker()))
+		nobody := "65534"
+		if !strings.Contains(string(status), "Uid:\t"+nobody+"\t") {
+			t.Errorf("the worker does not run as nobody:\n%s", status)
+		}
+		master, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.PID()))
+		if !strings.Contains(string(master), "Uid:\t0\t") {
+			t.Errorf("the master should stay root (it removes the pid file):\n%s", master)
+		}
+	}
+	s.Stop()
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("the pid file outlived the server: %v", err)
+	}
+}
+
+// USR1 reopens the log files, so rotation can move them away.
+func TestReopenLogs(t *testing.T) {
+	dir := t.TempDir()
+	access := filepath.Join(dir, "access.log")
+	s := testutil.Start(t, testutil.Options{}, "--access-logfile", access, "--pythonpath", ".", "conformance:hello")
+	cliGet(t, s.URL+"/first")
+	waitFor(t, "the first access line", func() bool { b, _ := os.ReadFile(access); return strings.Contains(string(b), "/first") })
+	if err := os.Rename(access, access+".1"); err != nil {
+		t.Fatal(err)
+	}
+	s.Signal(syscall.SIGUSR1)
+	waitFor(t, "a new access log", func() bool {
+		cliGet(t, s.URL+"/second")
+		b, _ := os.ReadFile(access)
+		return strings.Contains(string(b), "/second")
+	})
+	if b, _ := os.ReadFile(access + ".1"); strings.Contains(string(b), "/second") {
+		t.Errorf("the rotated file still receives lines")
+	}
+}
+
+// SIGQUIT stops at once, without waiting for requests.
+func TestQuit(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{}, "--pythonpath", ".", "conformance:sleep")
+	go http.Get(s.URL + "/?30")
+	if !s.WaitLog("sleeping 30", 10*time.Second) {
+		t.Fatalf("the request did not start:\n%s", s.Log)
+	}
+	s.Signal(syscall.SIGQUIT)
+	if code := s.Wait(10 * time.Second); code < 0 {
+		t.Errorf("still running 10 s after SIGQUIT")
+	}
+}
+
+// waitFor polls cond for up to 30 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
