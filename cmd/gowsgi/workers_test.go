@@ -191,9 +191,12 @@ func TestMaxRequestsRecycling(t *testing.T) {
 		"--pythonpath", ".", "conformance:pid")
 	first := s.WaitWorkers(2, 30*time.Second)
 	l := startLoad(t, s.URL+"/", 6)
+	// Workers keep being replaced under the load, so their number is
+	// often above 2 (one booting, one retiring): wait for the first ones
+	// to be gone.
 	waitFor(t, "the first workers to be replaced", func() bool {
 		now := s.WorkerPIDs()
-		return len(now) == 2 && !slices.Contains(now, first[0]) && !slices.Contains(now, first[1])
+		return !slices.Contains(now, first[0]) && !slices.Contains(now, first[1])
 	})
 	l.waitServed(t, 200)
 	l.check(t, 0)
@@ -382,13 +385,16 @@ func TestReopenLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Signal(syscall.SIGUSR1)
+	// Until the worker has reopened, lines still go to the rotated file.
 	waitFor(t, "a new access log", func() bool {
 		cliGet(t, s.URL+"/second")
 		b, _ := os.ReadFile(access)
 		return strings.Contains(string(b), "/second")
 	})
-	if b, _ := os.ReadFile(access + ".1"); strings.Contains(string(b), "/second") {
-		t.Errorf("the rotated file still receives lines")
+	cliGet(t, s.URL+"/third")
+	waitFor(t, "the line of /third", func() bool { b, _ := os.ReadFile(access); return strings.Contains(string(b), "/third") })
+	if b, _ := os.ReadFile(access + ".1"); strings.Contains(string(b), "/third") || !strings.Contains(string(b), "/first") {
+		t.Errorf("the rotated file, after the reopen:\n%s", b)
 	}
 }
 
@@ -405,10 +411,10 @@ func TestQuit(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 30 seconds.
+// waitFor polls cond for up to 60 seconds (the race detector on a busy machine makes Python slow).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {
 			return
 		}
