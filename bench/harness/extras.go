@@ -24,7 +24,7 @@ func (rep *report) slowClients(port int, env []string) {
 			continue
 		}
 		port++
-		r, err := start(s.command("hello", port, cfg.threads), filepath.Join(cfg.root, "bench", "apps"), cfg.serverCPU, port, env)
+		r, err := start(s.command("hello", port, cfg.threads, 1), filepath.Join(cfg.root, "bench", "apps"), cfg.serverCPU, port, env)
 		if err != nil {
 			rep.extras = append(rep.extras, fmt.Sprintf("slow clients / %s: did not start: %v", name, firstLine(err.Error())))
 			continue
@@ -124,7 +124,7 @@ func (rep *report) hugeBodies(port int, env []string) {
 		{"upload", "a 1 GiB upload", upload},
 	} {
 		port++
-		r, err := start(s.command(c.app, port, cfg.threads), filepath.Join(cfg.root, "bench", "apps"), cfg.serverCPU, port, env)
+		r, err := start(s.command(c.app, port, cfg.threads, 1), filepath.Join(cfg.root, "bench", "apps"), cfg.serverCPU, port, env)
 		if err != nil {
 			rep.extras = append(rep.extras, "memory: "+err.Error())
 			continue

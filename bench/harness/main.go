@@ -13,6 +13,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,16 @@ type config struct {
 	extras     bool
 	fileSize   int64
 	commandRun string
+	twoApps    []string // applications of the 2-worker run
+}
+
+// phase is one way of running the servers: the pinned 1-worker run the
+// targets are about, or the unpinned 2-worker run.
+type phase struct {
+	workers              int
+	serverCPU, clientCPU string
+	conns                []int
+	suffix               string // appended to server names in the results
 }
 
 // measurement is the repeated runs of one (app, server, connections).
@@ -87,7 +98,12 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "", "write the Markdown report here (else only stdout)")
 	flag.BoolVar(&cfg.extras, "extras", true, "also measure slow clients and memory with 1 GiB bodies")
 	flag.Int64Var(&cfg.fileSize, "file-size", 100<<20, "size of the file the file application sends")
+	var two string
+	flag.StringVar(&two, "two-workers", "hello,json,sleep", "applications also run with 2 worker processes, unpinned, at the highest connection count (empty: none)")
 	flag.Parse()
+	if two != "" {
+		cfg.twoApps = strings.Split(two, ",")
+	}
 	cfg.servers = strings.Split(servers, ",")
 	cfg.apps = strings.Split(apps, ",")
 	for _, c := range strings.Split(conns, ",") {
@@ -114,6 +130,7 @@ func main() {
 	}
 	env := []string{"BENCH_FILE=" + filePath}
 	port := 19100
+	pinned := phase{workers: 1, serverCPU: cfg.serverCPU, clientCPU: cfg.clientCPU, conns: cfg.conns}
 	for _, a := range selectedApps(cfg) {
 		var list []server
 		for _, s := range selectedServers(cfg) {
@@ -121,8 +138,21 @@ func main() {
 				list = append(list, s)
 			}
 		}
-		rep.measure(a, list, port, env)
+		rep.measure(a, list, port, env, pinned)
 		port += len(list)
+	}
+	twoWorkers := phase{workers: 2, conns: cfg.conns[len(cfg.conns)-1:], suffix: twoSuffix}
+	for _, a := range selectedApps(cfg) {
+		var list []server
+		for _, s := range selectedServers(cfg) {
+			if s.serves(a.name) && !s.single && slices.Contains(cfg.twoApps, a.name) {
+				list = append(list, s)
+			}
+		}
+		if len(list) > 0 {
+			rep.measure(a, list, port, env, twoWorkers)
+			port += len(list)
+		}
 	}
 	if cfg.extras {
 		port++
@@ -168,11 +198,14 @@ func selectedServers(cfg config) []server {
 	return out
 }
 
-// measure runs application a on every server at once (each pinned to the
-// server CPU, idle but for its turn), checks their answers, warms them up,
-// then runs wrk at every connection count, the servers taking turns within
+// twoSuffix marks the results of the 2-worker run.
+const twoSuffix = " ×2"
+
+// measure runs application a on every server at once (each pinned as ph
+// says, idle but for its turn), checks their answers, warms them up, then
+// runs wrk at every connection count of ph, the servers taking turns within
 // each repetition so that drift of the machine's speed hits them alike.
-func (rep *report) measure(a app, list []server, port int, env []string) {
+func (rep *report) measure(a app, list []server, port int, env []string, ph phase) {
 	cfg := rep.cfg
 	type live struct {
 		s   server
@@ -191,28 +224,29 @@ func (rep *report) measure(a app, list []server, port int, env []string) {
 	}
 	for i, s := range list {
 		log.Printf("%s / %s: starting", a.name, s.name)
-		r, err := start(s.command(a.name, port+i, a.threads), filepath.Join(cfg.root, "bench", "apps"), cfg.serverCPU, port+i, env)
+		name := s.name + ph.suffix
+		r, err := start(s.command(a.name, port+i, a.threads, ph.workers), filepath.Join(cfg.root, "bench", "apps"), ph.serverCPU, port+i, env)
 		if err != nil {
-			rep.failures[key{a.name, s.name, 0}] = "did not start: " + firstLine(err.Error())
+			rep.failures[key{a.name, name, 0}] = "did not start: " + firstLine(err.Error())
 			log.Printf("%s / %s: %v", a.name, s.name, err)
 			continue
 		}
 		url := "http://" + addr(port+i) + "/"
 		if err := a.check(url); err != nil {
-			rep.failures[key{a.name, s.name, 0}] = err.Error()
+			rep.failures[key{a.name, name, 0}] = err.Error()
 			log.Printf("%s / %s: wrong answer: %v", a.name, s.name, err)
 			r.stop()
 			continue
 		}
-		if _, err := wrkRun(cfg.clientCPU, url, script, cfg.conns[len(cfg.conns)-1], cfg.warmup); err != nil {
+		if _, err := wrkRun(ph.clientCPU, url, script, ph.conns[len(ph.conns)-1], cfg.warmup); err != nil {
 			log.Printf("warm-up: %v", err)
 		}
 		up = append(up, live{s, r, url})
 	}
-	for _, c := range cfg.conns {
+	for _, c := range ph.conns {
 		for i := 0; i < cfg.repeat; i++ {
 			for _, l := range up {
-				k := key{a.name, l.s.name, c}
+				k := key{a.name, l.s.name + ph.suffix, c}
 				if rep.results[k] == nil {
 					rep.results[k] = &measurement{}
 				}
@@ -222,7 +256,7 @@ func (rep *report) measure(a app, list []server, port int, env []string) {
 					rssDone <- l.r.rss()
 				}()
 				cpu0, t0 := l.r.cpuTime(), time.Now()
-				res, err := wrkRun(cfg.clientCPU, l.url, script, c, cfg.duration)
+				res, err := wrkRun(ph.clientCPU, l.url, script, c, cfg.duration)
 				res.cpu = float64(l.r.cpuTime()-cpu0) / float64(time.Since(t0))
 				res.rss = <-rssDone
 				if err != nil {
@@ -231,14 +265,14 @@ func (rep *report) measure(a app, list []server, port int, env []string) {
 				}
 				rep.results[k].runs = append(rep.results[k].runs, res)
 				log.Printf("%s / %s / %d conns: %.0f req/s, p50 %v, p99 %v, errors %d, RSS %d MiB, CPU server %.0f%% wrk %.0f%%",
-					a.name, l.s.name, c, res.rps, res.p50, res.p99, res.errors, res.rss>>20, 100*res.cpu, 100*res.wrkCPU)
+					a.name, l.s.name+ph.suffix, c, res.rps, res.p50, res.p99, res.errors, res.rss>>20, 100*res.cpu, 100*res.wrkCPU)
 			}
 		}
 	}
 	// The answers must still be right after the load.
 	for _, l := range up {
 		if err := a.check(l.url); err != nil {
-			rep.failures[key{a.name, l.s.name, 0}] = "wrong after the load: " + err.Error()
+			rep.failures[key{a.name, l.s.name + ph.suffix, 0}] = "wrong after the load: " + err.Error()
 		}
 	}
 }

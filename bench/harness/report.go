@@ -130,6 +130,7 @@ func (rep *report) markdown() string {
 			w("- %s\n", e)
 		}
 	}
+	rep.twoWorkersMarkdown(w)
 	w("\n## Results\n")
 	for _, a := range selectedApps(cfg) {
 		w("\n### %s\n\n| server |", a.name)
@@ -225,4 +226,44 @@ func versions(root string) string {
 func run(name string, args ...string) string {
 	out, _ := exec.Command(name, args...).CombinedOutput()
 	return string(out)
+}
+
+// twoWorkersMarkdown writes the 2-worker run: every server with two
+// worker processes, nothing pinned, at the highest connection count.
+func (rep *report) twoWorkersMarkdown(w func(string, ...any)) {
+	cfg := rep.cfg
+	conns := cfg.conns[len(cfg.conns)-1]
+	header := false
+	for _, a := range selectedApps(cfg) {
+		base, haveBase := rep.results[key{a.name, "uwsgi-http11" + twoSuffix, conns}]
+		for _, s := range selectedServers(cfg) {
+			name := s.name + twoSuffix
+			m := rep.results[key{a.name, name, conns}]
+			f, failed := rep.failures[key{a.name, name, 0}]
+			if m == nil && !failed {
+				continue
+			}
+			if !header {
+				w("\n## Two workers, unpinned\n\nEach server with 2 worker processes (same threads as above), "+
+					"nothing pinned, wrk with one thread, %d connections; the ratio is to uWSGI http11 with 2 processes.\n\n"+
+					"| application | server | req/s | ratio | p50 | p99 | errors | RSS | CPU server/wrk |\n"+
+					"|---|---|---:|---:|---:|---:|---:|---:|---:|\n", conns)
+				header = true
+			}
+			if failed {
+				w("| %s | %s | fails: %s |\n", a.name, s.name, strings.ReplaceAll(f, "|", "/"))
+				continue
+			}
+			if len(m.runs) == 0 {
+				continue
+			}
+			med := m.median()
+			ratio := "–"
+			if haveBase && len(base.runs) > 0 {
+				ratio = fmt.Sprintf("%.2f×", med.rps/base.median().rps)
+			}
+			w("| %s | %s | %.0f | %s | %v | %v | %d | %.1f MiB | %.0f%% / %.0f%% |\n", a.name, s.name, med.rps, ratio,
+				round(med.p50), round(med.p99), med.errors, float64(med.rss)/(1<<20), 100*med.cpu, 100*med.wrkCPU)
+		}
+	}
 }

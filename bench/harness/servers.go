@@ -15,10 +15,13 @@ import (
 // server is one WSGI server the benchmark compares.
 type server struct {
 	name string
-	// command returns the command line serving app on port with threads.
-	command func(app string, port, threads int) []string
+	// command returns the command line serving app on port with that
+	// many worker processes of that many threads.
+	command func(app string, port, threads, workers int) []string
 	// only restricts the server to these applications (nil: all).
 	only []string
+	// single: the server has no worker processes (waitress, Go's net/http).
+	single bool
 }
 
 func (s server) serves(app string) bool {
@@ -40,16 +43,16 @@ func servers(root string) []server {
 	return []server{
 		{
 			name: "gowsgi",
-			command: func(app string, port, threads int) []string {
-				return []string{filepath.Join(root, "bin", "gowsgi"), "-b", addr(port), "--threads", strconv.Itoa(threads),
+			command: func(app string, port, threads, workers int) []string {
+				return []string{filepath.Join(root, "bin", "gowsgi"), "-b", addr(port), "-w", strconv.Itoa(workers), "--threads", strconv.Itoa(threads),
 					"--pythonpath", apps, "--log-level", "warning", "bench_apps:" + app}
 			},
 		},
 		{
 			name: "uwsgi-http11",
-			command: func(app string, port, threads int) []string {
+			command: func(app string, port, threads, workers int) []string {
 				cmd := []string{"uwsgi", "--plugin", "python3", "--http11-socket", addr(port), "--pythonpath", apps,
-					"--module", "bench_apps:" + app, "--master", "--processes", "1", "--disable-logging", "--die-on-term"}
+					"--module", "bench_apps:" + app, "--master", "--processes", strconv.Itoa(workers), "--disable-logging", "--die-on-term"}
 				if threads > 1 {
 					cmd = append(cmd, "--threads", strconv.Itoa(threads))
 				}
@@ -58,32 +61,34 @@ func servers(root string) []server {
 		},
 		{
 			name: "gunicorn-sync",
-			command: func(app string, port, threads int) []string {
-				return []string{python, "-m", "gunicorn", "--chdir", apps, "-w", "1", "-k", "sync", "-b", addr(port),
+			command: func(app string, port, threads, workers int) []string {
+				return []string{python, "-m", "gunicorn", "--chdir", apps, "-w", strconv.Itoa(workers), "-k", "sync", "-b", addr(port),
 					"--log-level", "warning", "bench_apps:" + app}
 			},
 		},
 		{
 			name: "gunicorn-gthread",
-			command: func(app string, port, threads int) []string {
-				return []string{python, "-m", "gunicorn", "--chdir", apps, "-w", "1", "-k", "gthread",
+			command: func(app string, port, threads, workers int) []string {
+				return []string{python, "-m", "gunicorn", "--chdir", apps, "-w", strconv.Itoa(workers), "-k", "gthread",
 					"--threads", strconv.Itoa(threads), "-b", addr(port), "--log-level", "warning", "bench_apps:" + app}
 			},
 		},
 		{
 			name: "waitress",
-			command: func(app string, port, threads int) []string {
+			command: func(app string, port, threads, workers int) []string {
 				// waitress-serve imports from the working directory, bench/apps.
 				return []string{python, "-m", "waitress", "--listen=" + addr(port), "--threads=" + strconv.Itoa(threads),
 					"bench_apps:" + app}
 			},
+			single: true,
 		},
 		{
 			name: "go-net/http",
-			command: func(app string, port, threads int) []string {
+			command: func(app string, port, threads, workers int) []string {
 				return []string{filepath.Join(root, "bin", "bench-nethttp"), "-addr", addr(port)}
 			},
-			only: []string{"hello"},
+			only:   []string{"hello"},
+			single: true,
 		},
 	}
 }
