@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -420,4 +421,24 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// wsgi.multiprocess tells the application whether other processes serve
+// it too.
+func TestMultiprocess(t *testing.T) {
+	for _, c := range []struct {
+		workers string
+		want    bool
+	}{{"1", false}, {"2", true}} {
+		s := testutil.Start(t, testutil.Options{}, "-w", c.workers, "--pythonpath", ".", "conformance:environ")
+		_, body := cliGet(t, s.URL+"/")
+		var env map[string]any
+		if err := json.Unmarshal([]byte(body), &env); err != nil {
+			t.Fatalf("-w %s: %v: %q", c.workers, err, body)
+		}
+		if env["wsgi.multiprocess"] != c.want {
+			t.Errorf("-w %s: wsgi.multiprocess is %v", c.workers, env["wsgi.multiprocess"])
+		}
+		s.Stop()
+	}
 }
