@@ -89,6 +89,9 @@ func New(opts Options) (*App, error) {
 		return nil, &LoadError{Spec: opts.App, Traceback: takeCString(cerr)}
 	}
 	a.pool = newPool(a.c, &a.opts)
+	if opts.Validate {
+		a.log.Info("Validating " + opts.App + " against PEP 3333: each violation is logged and answered 500")
+	}
 	return a, nil
 }
 

@@ -197,12 +197,15 @@ class _Request:
                         "iterable yields its first body bytestring", where)
                 self.body(len(chunk), where)
             self.end(where)
+            # No application code runs for this request any more.
+            self.finished = True
             return result
         if type(result).__name__ == "FileWrapper" and type(result).__module__ == "gowsgi":
             if not self.started:
                 raise self.violation(
                     "PEP 3333: the application must call start_response() before it "
                     "returns its file", where)
+            self.finished = True
             return result
         try:
             iterator = iter(result)

@@ -299,7 +299,7 @@ def read_after_response(environ, start_response):
     if not _kept:
         _kept.append(environ["wsgi.input"])
         start_response("200 OK", OK)
-        return iter([b"kept"])
+        return [b"kept"]
     _kept.pop().read(1)  # <- read_after_response
     start_response("200 OK", OK)
     return [b"x"]
