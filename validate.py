@@ -105,11 +105,11 @@ class _Request:
         self.reraised_at = None   # where start_response re-raised exc_info
         self.pending = None       # the first violation the server has not seen
         self.head = environ.get("REQUEST_METHOD") == "HEAD"
-        try:
-            self.remaining = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            self.remaining = 0
-        self.eof_seen = False     # wsgi.input returned its end once
+        # wsgi.input_terminated is true, so reading up to the end is safe
+        # (werkzeug reads the end twice: parsing, then draining); an
+        # application that reads on after that is in a loop that never sees
+        # the end of CONTENT_LENGTH.
+        self.ends = 0             # reads that returned the end of the body
 
     def violation(self, rule, where):
         v = Violation(rule, where)
@@ -447,21 +447,19 @@ class _Input:
             raise req.violation(
                 f"PEP 3333: wsgi.input.{method}() after the response was closed; the "
                 "request is over", where)
-        if req.eof_seen and req.remaining <= 0 and size != 0:
+        if req.ends >= 2 and size != 0:
             raise req.violation(
                 "PEP 3333: the application should not attempt to read more data than is "
                 f"specified by the CONTENT_LENGTH variable (wsgi.input.{method}() after the "
-                "whole body and its end were read)", where)
+                "whole body was read and its end returned twice)", where)
 
     def _took(self, data):
         req = self.req
         if type(data) is not bytes:
             raise req.violation(f"PEP 3333: wsgi.input returned {_describe(data)}, not bytes",
                                 "the server")
-        if data:
-            req.remaining -= len(data)
-        else:
-            req.eof_seen = True
+        if not data:
+            req.ends += 1
         return data
 
     def read(self, *args):
@@ -478,7 +476,7 @@ class _Input:
         for line in lines:
             self._took(line)
         if not args or args[0] is None or args[0] <= 0:
-            self.req.eof_seen = True
+            self.req.ends += 1
         return lines
 
     def __iter__(self):

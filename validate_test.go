@@ -81,7 +81,7 @@ func TestValidateViolations(t *testing.T) {
 		{app: "read_size_type", rule: "PEP 3333: the size argument of wsgi.input.read() must be an int, not a str"},
 		{app: "readline_size_type", rule: "the size argument of wsgi.input.readline() must be an int, not a float"},
 		{app: "read_arguments", rule: "PEP 3333: wsgi.input.read() takes at most one argument, got 2"},
-		{app: "read_past", rule: "PEP 3333: the application should not attempt to read more data than is specified by the CONTENT_LENGTH variable", body: "the body"},
+		{app: "read_past", rule: "PEP 3333: the application should not attempt to read more data than is specified by the CONTENT_LENGTH variable (wsgi.input.read() after the whole body was read and its end returned twice)", body: "the body"},
 		{app: "read_after_response", rule: "PEP 3333: wsgi.input.read() after the response was closed"},
 		{app: "input_close", rule: "PEP 3333: applications must not attempt to close the input or errors streams, even if they possess close() methods (wsgi.input.close())"},
 		{app: "errors_close", rule: "(wsgi.errors.close())"},
