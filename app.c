@@ -30,11 +30,11 @@ int gw_init_types(void)
     return gw_str_close && request_timeout ? 0 : -1;
 }
 
-static PyObject *get_loader(const char *source)
+/* gw_exec_source runs embedded Python source as a module of its own and
+ * returns its globals (a new reference), or NULL with an exception set. */
+PyObject *gw_exec_source(const char *source, const char *filename)
 {
-    if (loader_fn != NULL)
-        return loader_fn;
-    PyObject *code = Py_CompileString(source, "<gowsgi loader>", Py_file_input);
+    PyObject *code = Py_CompileString(source, filename, Py_file_input);
     if (code == NULL)
         return NULL;
     PyObject *globals = PyDict_New();
@@ -45,11 +45,23 @@ static PyObject *get_loader(const char *source)
     }
     PyObject *r = PyEval_EvalCode(code, globals, globals);
     Py_DECREF(code);
-    if (r != NULL) {
-        Py_DECREF(r);
-        loader_fn = Py_XNewRef(PyDict_GetItemString(globals, "load"));
+    if (r == NULL) {
+        Py_DECREF(globals);
+        return NULL;
     }
-    Py_DECREF(globals);
+    Py_DECREF(r);
+    return globals;
+}
+
+static PyObject *get_loader(const char *source)
+{
+    if (loader_fn != NULL)
+        return loader_fn;
+    PyObject *globals = gw_exec_source(source, "<gowsgi loader>");
+    if (globals != NULL) {
+        loader_fn = Py_XNewRef(PyDict_GetItemString(globals, "load"));
+        Py_DECREF(globals);
+    }
     return loader_fn;
 }
 
@@ -71,6 +83,8 @@ gw_app *gw_app_load(const char *spec, const char *loader_source, const gw_app_co
     gw_app *app = calloc(1, sizeof(gw_app));
     PyObject *load = get_loader(loader_source);
     PyObject *callable = load ? PyObject_CallFunction(load, "s", spec) : NULL;
+    if (callable != NULL && cfg->validate_source != NULL)
+        Py_SETREF(callable, gw_validate_wrap(callable, cfg->validate_source));
     /* Presized for a whole environ: PyDict_Copy keeps the table's size, so
      * filling the copy per request never resizes it. */
     PyObject *t = callable ? _PyDict_NewPresized(GW_ENVIRON_SIZE) : NULL;

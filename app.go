@@ -18,6 +18,9 @@ import (
 //go:embed loader.py
 var loaderSource string
 
+//go:embed validate.py
+var validateSource string
+
 // App is a WSGI application loaded into the embedded interpreter, with its
 // pool of Python threads. It is an http.Handler; Server serves it over
 // plain HTTP/1.1 with less overhead.
@@ -66,12 +69,18 @@ func New(opts Options) (*App, error) {
 	defer C.free(unsafe.Pointer(spec))
 	defer C.free(unsafe.Pointer(loader))
 	defer C.free(unsafe.Pointer(software))
+	var validate *C.char
+	if opts.Validate {
+		validate = C.CString(validateSource)
+		defer C.free(unsafe.Pointer(validate))
+	}
 	cfg := C.gw_app_config{
 		handle:          C.uintptr_t(a.handle),
 		multithread:     cbool(opts.Threads > 1),
 		multiprocess:    cbool(opts.Multiprocess),
 		run_once:        0,
 		server_software: software,
+		validate_source: validate,
 	}
 	var cerr *C.char
 	onPythonMain(func() { a.c = C.gw_app_load(spec, loader, &cfg, &cerr) })
@@ -80,6 +89,9 @@ func New(opts Options) (*App, error) {
 		return nil, &LoadError{Spec: opts.App, Traceback: takeCString(cerr)}
 	}
 	a.pool = newPool(a.c, &a.opts)
+	if opts.Validate {
+		a.log.Info("Validating " + opts.App + " against PEP 3333: each violation is logged and answered 500")
+	}
 	return a, nil
 }
 

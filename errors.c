@@ -139,6 +139,15 @@ char *gw_format_exception(void)
  * line of the message says what the server was doing. */
 void gw_log_exception(gw_req *req, int level, const char *what)
 {
+    /* A violation found by --validate: one line says it all. */
+    char *violation = gw_violation_message();
+    if (violation != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        goGWLog(req->handle, GW_LOG_ERROR, violation, strlen(violation));
+        Py_END_ALLOW_THREADS
+        free(violation);
+        return;
+    }
     char *tb = gw_format_exception();
     size_t n = strlen(what) + (tb ? strlen(tb) : 0) + 2;
     char *msg = malloc(n);

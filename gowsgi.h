@@ -163,6 +163,7 @@ typedef struct {
     uintptr_t handle;         /* cgo.Handle of the Go App, for logging */
     int multithread, multiprocess, run_once;
     const char *server_software;
+    const char *validate_source; /* validate.py, or NULL without --validate */
 } gw_app_config;
 
 /* interp.c */

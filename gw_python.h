@@ -63,7 +63,12 @@ PyObject *gw_errors_new(uintptr_t app_handle);
 void gw_log_exception(gw_req *req, int level, const char *what);
 char *gw_format_exception(void);
 
+/* validate.c: --validate */
+PyObject *gw_validate_wrap(PyObject *app, const char *source);
+char *gw_violation_message(void);
+
 /* Shared helpers. */
+PyObject *gw_exec_source(const char *source, const char *filename);
 int gw_init_types(void);
 void gw_enter(void);
 void gw_leave(void);

@@ -51,6 +51,7 @@ type target struct {
 	name      string
 	engine    bool // served by Server (else by net/http)
 	validated bool // wrapped in wsgiref.validate.validator
+	checked   bool // served with Options.Validate
 	app       *App
 	url       string
 	addr      string
@@ -103,6 +104,7 @@ func serve(t *testing.T, v variant, opts Options) *target {
 		module, name, _ := strings.Cut(spec, ":")
 		opts.App = fmt.Sprintf("%s:validated(%q)", module, name)
 	}
+	opts.Validate = opts.Validate || v.checked
 	app, log, errs := newApp(t, opts)
 	tg := &target{name: v.String(), engine: v.engine, validated: v.validated, app: app, log: log, errors: errs}
 	tr := &http.Transport{DisableCompression: true}
@@ -119,7 +121,7 @@ func serve(t *testing.T, v variant, opts Options) *target {
 	return tg
 }
 
-type variant struct{ engine, validated bool }
+type variant struct{ engine, validated, checked bool }
 
 func (v variant) String() string {
 	s := "nethttp"
@@ -129,25 +131,42 @@ func (v variant) String() string {
 	if v.validated {
 		s += "+validator"
 	}
+	if v.checked {
+		s += "+validate"
+	}
 	return s
 }
 
 // eachTarget runs f against the conformance application name, served by
-// both front ends, each plain and behind wsgiref.validate.validator, which
-// must never fire.
+// both front ends, each plain and behind wsgiref.validate.validator, and by
+// the engine with Options.Validate; neither validator may fire.
 func eachTarget(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, true, f)
+	run(t, name, opts, checkAll, f)
+}
+
+// eachWsgiref is eachTarget without Options.Validate, for applications
+// that pass wsgiref.validate but break a rule only gowsgi's validator
+// checks (a body on a 204, to see the server drop it).
+func eachWsgiref(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
+	run(t, name, opts, checkWsgiref, f)
 }
 
 // eachPlain is eachTarget without the validator, for applications that
 // break a rule on purpose or use what the validator forbids.
 func eachPlain(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, false, f)
+	run(t, name, opts, checkNone, f)
 }
 
-func run(t *testing.T, name string, opts Options, validate bool, f func(t *testing.T, tg *target)) {
-	for _, v := range []variant{{true, false}, {false, false}, {true, true}, {false, true}} {
-		if v.validated && !validate {
+// Which validators a test runs its application behind.
+const (
+	checkNone    = iota // neither
+	checkWsgiref        // wsgiref.validate.validator
+	checkAll            // that, and Options.Validate
+)
+
+func run(t *testing.T, name string, opts Options, check int, f func(t *testing.T, tg *target)) {
+	for _, v := range []variant{{true, false, false}, {false, false, false}, {true, true, false}, {false, true, false}, {true, false, true}} {
+		if v.validated && check < checkWsgiref || v.checked && check < checkAll {
 			continue
 		}
 		t.Run(v.String(), func(t *testing.T) {
@@ -157,6 +176,9 @@ func run(t *testing.T, name string, opts Options, validate bool, f func(t *testi
 			f(t, tg)
 			if v.validated && strings.Contains(tg.log.String(), "AssertionError") {
 				t.Errorf("wsgiref.validate fired:\n%s", tg.log)
+			}
+			if v.checked && strings.Contains(tg.log.String(), "WSGI violation") {
+				t.Errorf("Options.Validate fired:\n%s", tg.log)
 			}
 		})
 	}

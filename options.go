@@ -70,6 +70,13 @@ type Options struct {
 	// The App keeps serving meanwhile.
 	Recycle func(reason string)
 
+	// Validate checks the application strictly against PEP 3333, as
+	// wsgiref.validate does and more: each violation is logged as one line
+	// naming the rule and the application's file and line, and answered
+	// 500 (or the connection is cut when the head is out). It costs
+	// Python work on every request: for development and tests.
+	Validate bool
+
 	// Python starts the interpreter, if no App started it yet.
 	Python PythonConfig
 }

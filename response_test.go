@@ -101,7 +101,7 @@ func TestResponseHead(t *testing.T) {
 }
 
 func TestResponseWithoutBody(t *testing.T) {
-	eachTarget(t, "status", Options{}, func(t *testing.T, tg *target) {
+	eachWsgiref(t, "status", Options{}, func(t *testing.T, tg *target) {
 		for _, status := range []string{"204%20No%20Content", "304%20Not%20Modified"} {
 			if !tg.engine {
 				if resp, body := tg.get(t, "/?"+status); body != "" {

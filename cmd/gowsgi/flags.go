@@ -40,6 +40,7 @@ type config struct {
 	user, group      string
 	reusePort        bool
 	socketMode       string
+	validate         bool
 }
 
 // envPrefix: every flag can also be set as GOWSGI_<NAME>, e.g.
@@ -90,6 +91,9 @@ func addServeFlags(fs *pflag.FlagSet, c *config) {
 		"longest wait for a free Python thread before answering 503 with Retry-After")
 	fs.StringVar(&c.scriptName, "script-name", os.Getenv("SCRIPT_NAME"),
 		"mount prefix: SCRIPT_NAME of every request (default $SCRIPT_NAME, as gunicorn)")
+	fs.BoolVar(&c.validate, "validate", false,
+		"check the application strictly against PEP 3333 (all of wsgiref.validate and more): each violation is "+
+			"logged with the rule and the application's file and line, and answered 500; for development and tests")
 	fs.MarkHidden("log-file")
 	fs.MarkHidden("limit-request-field-size")
 }

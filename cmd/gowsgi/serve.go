@@ -207,6 +207,7 @@ func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
 		Logger:           l.log,
 		Errors:           l.errors,
 		AccessLogFormat:  c.accessLogformat,
+		Validate:         c.validate,
 		Python:           gowsgi.PythonConfig{Virtualenv: c.virtualenv, Path: path},
 	}
 	if l.access != nil {
