@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/gowsgi/gowsgi/internal/testutil"
 )
 
@@ -58,12 +60,22 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	for _, flag := range []string{"--bind", "--threads", "--chdir", "--pythonpath", "--env", "--log-level",
-		"--access-logfile", "--error-logfile", "--keep-alive", "--limit-request-line", "--limit-request-fields",
-		"--limit-request-field_size", "--virtualenv", "GOWSGI_THREADS"} {
-		if !strings.Contains(string(out), flag) {
+	var flags []string
+	newRootCommand().Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden {
+			flags = append(flags, "--"+f.Name)
+		}
+	})
+	if len(flags) < 30 {
+		t.Fatalf("only %d flags: %v", len(flags), flags)
+	}
+	for _, flag := range flags {
+		if !strings.Contains(string(out), flag+" ") && !strings.Contains(string(out), flag+"\n") {
 			t.Errorf("--help does not document %s", flag)
 		}
+	}
+	if !strings.Contains(string(out), "GOWSGI_THREADS") {
+		t.Errorf("--help does not say that flags come from the environment")
 	}
 }
 
