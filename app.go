@@ -18,6 +18,9 @@ import (
 //go:embed loader.py
 var loaderSource string
 
+//go:embed debugpage.py
+var debugPageSource string
+
 // App is a WSGI application loaded into the embedded interpreter, with its
 // pool of Python threads. It is an http.Handler; Server serves it over
 // plain HTTP/1.1 with less overhead.
@@ -72,6 +75,11 @@ func New(opts Options) (*App, error) {
 		multiprocess:    cbool(opts.Multiprocess),
 		run_once:        0,
 		server_software: software,
+	}
+	if opts.Debug {
+		a.log.Warn("Debug mode shows tracebacks and source code to every client: never use it in production (--debug)")
+		cfg.debug_source = C.CString(debugPageSource)
+		defer C.free(unsafe.Pointer(cfg.debug_source))
 	}
 	var cerr *C.char
 	onPythonMain(func() { a.c = C.gw_app_load(spec, loader, &cfg, &cerr) })

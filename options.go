@@ -70,6 +70,12 @@ type Options struct {
 	// The App keeps serving meanwhile.
 	Recycle func(reason string)
 
+	// Debug answers an exception raised before the response began with an
+	// HTML page of the exception, its traceback and the source around each
+	// line, instead of the short 500. Every client sees it, so it is for
+	// development only. The error log gets the traceback either way.
+	Debug bool
+
 	// Python starts the interpreter, if no App started it yet.
 	Python PythonConfig
 }
