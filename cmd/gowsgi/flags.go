@@ -40,6 +40,7 @@ type config struct {
 	user, group      string
 	reusePort        bool
 	socketMode       string
+	dev              devConfig
 }
 
 // envPrefix: every flag can also be set as GOWSGI_<NAME>, e.g.
@@ -90,6 +91,7 @@ func addServeFlags(fs *pflag.FlagSet, c *config) {
 		"longest wait for a free Python thread before answering 503 with Retry-After")
 	fs.StringVar(&c.scriptName, "script-name", os.Getenv("SCRIPT_NAME"),
 		"mount prefix: SCRIPT_NAME of every request (default $SCRIPT_NAME, as gunicorn)")
+	addDevFlags(fs, &c.dev)
 	fs.MarkHidden("log-file")
 	fs.MarkHidden("limit-request-field-size")
 }
