@@ -124,6 +124,23 @@ func TestReloadBrokenAtStart(t *testing.T) {
 	waitBody(t, s, "changed in pkg")
 }
 
+// A change while the worker still imports the old code: a new worker
+// imports the new code.
+func TestReloadWhileBooting(t *testing.T) {
+	dir := t.TempDir()
+	slow := func(version string) {
+		writeFile(t, filepath.Join(dir, "slow.py"), "import time\ntime.sleep(1)\nVERSION = "+strconv.Quote(version)+"\n\n"+
+			"def application(environ, start_response):\n"+
+			"    start_response('200 OK', [('Content-Type', 'text/plain')])\n"+
+			"    return [VERSION.encode()]\n")
+	}
+	slow("one")
+	s := testutil.Start(t, testutil.Options{}, "--reload", "--chdir", dir, "slow")
+	s.WaitLog("Booting worker", 60*time.Second)
+	slow("two")
+	waitBody(t, s, "two")
+}
+
 // A burst of writes is one reload, or a few: not one per write.
 func TestReloadDebounced(t *testing.T) {
 	dir := t.TempDir()

@@ -311,29 +311,17 @@ func (m *master) oldest() *worker {
 // reload starts a new worker for each serving one: it imports the
 // application anew, and the old worker finishes its requests and exits
 // once the new one is ready. Listening sockets stay open throughout, so no
-// connection is refused. A worker still booting may have imported the
-// code before the change: it is stopped and started anew.
+// connection is refused. A worker still booting gets a replacement too:
+// it may have imported the code before the change.
 func (m *master) reload(why string) {
 	m.log.Info(why + ": starting new workers")
 	daemon.SdNotify(false, daemon.SdNotifyReloading)
 	m.waiting = false
-	var old, booting []*worker
+	var old []*worker
 	for w := range m.workers {
-		switch {
-		case w.retiring:
-		case w.ready:
+		if !w.retiring && !m.replacing(w) {
 			old = append(old, w)
-		default:
-			booting = append(booting, w)
 		}
-	}
-	for _, w := range booting {
-		m.retire(w)
-		replaces := w.replaces
-		w.replaces = nil
-		if replaces == nil {
-			m.spawnOrLog(nil, w.reload)
-		} // else the worker it was to replace is in old
 	}
 	for _, w := range old {
 		m.spawnOrLog(w, true)
