@@ -77,7 +77,7 @@ func New(opts Options) (*App, error) {
 		server_software: software,
 	}
 	if opts.Debug {
-		a.log.Warn("Debug mode shows tracebacks and source code to every client: never use it in production (--debug)")
+		a.log.Warn("Debug mode (--debug) shows tracebacks to every client: never use it in production")
 		cfg.debug_source = C.CString(debugPageSource)
 		defer C.free(unsafe.Pointer(cfg.debug_source))
 	}

@@ -32,7 +32,7 @@ func TestDebugPage(t *testing.T) {
 			t.Errorf("unescaped markup on the page:\n%s", body)
 		}
 		log := tg.log.String()
-		for _, want := range []string{"Debug mode shows tracebacks", "Traceback (most recent call last)", `ValueError: <script>alert('kaboom')</script> & more`} {
+		for _, want := range []string{"Debug mode (--debug) shows tracebacks to every client: never use it in production", "Traceback (most recent call last)", `ValueError: <script>alert('kaboom')</script> & more`} {
 			if !strings.Contains(log, want) {
 				t.Errorf("error log lacks %q:\n%s", want, log)
 			}

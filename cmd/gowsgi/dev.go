@@ -27,7 +27,7 @@ func addDevFlags(fs *pflag.FlagSet, c *devConfig) {
 		"restart the workers when a .py file under --chdir/--pythonpath changes; an application that fails "+
 			"to load then does not stop the server (development only)")
 	fs.StringArrayVar(&c.reloadExtra, "reload-extra-file", nil,
-		"with --reload, also restart when this file changes (templates, settings); repeatable")
+		"with --reload, also restart when `FILE` changes, whatever its type (templates, settings); repeatable")
 	fs.BoolVar(&c.debug, "debug", false,
 		"answer application errors with an HTML page showing the traceback and source: never in production")
 }

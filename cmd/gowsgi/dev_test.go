@@ -220,7 +220,7 @@ func TestDebugFlag(t *testing.T) {
 		t.Errorf("unescaped markup:\n%s", body)
 	}
 	log := s.Log.String()
-	if !strings.Contains(log, "[WARNING]") || !strings.Contains(log, "never use it in production (--debug)") {
+	if !strings.Contains(log, "[WARNING]") || !strings.Contains(log, "Debug mode (--debug) shows tracebacks to every client: never use it in production") {
 		t.Errorf("no warning at start:\n%s", log)
 	}
 	if !strings.Contains(log, "KeyError: '<script>alert(1)</script>'") {
