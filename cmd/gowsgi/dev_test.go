@@ -223,8 +223,8 @@ func TestDebugFlag(t *testing.T) {
 	if !strings.Contains(log, "[WARNING]") || !strings.Contains(log, "Debug mode (--debug) shows tracebacks to every client: never use it in production") {
 		t.Errorf("no warning at start:\n%s", log)
 	}
-	if !strings.Contains(log, "KeyError: '<script>alert(1)</script>'") {
-		t.Errorf("no traceback in the log:\n%s", log)
+	if !s.WaitLog("KeyError: '<script>alert(1)</script>'", 30*time.Second) {
+		t.Errorf("no traceback in the log:\n%s", s.Log)
 	}
 
 	plain := testutil.Start(t, testutil.Options{}, "--chdir", dir, "failing")
