@@ -60,7 +60,12 @@ func Start(cfg Config) (*Watcher, error) {
 		w.log = slog.Default()
 	}
 	for _, d := range cfg.Dirs {
-		abs, err := filepath.Abs(d)
+		// A directory reached through a symbolic link is walked as
+		// itself: the walk does not follow links.
+		abs, err := filepath.EvalSymlinks(d)
+		if err == nil {
+			abs, err = filepath.Abs(abs)
+		}
 		if err == nil {
 			_, err = w.addTree(abs)
 		}

@@ -40,6 +40,15 @@ func expect(t *testing.T, w *Watcher, want string) {
 	}
 }
 
+// tempDir is a test directory by its real path, as reports name files.
+func tempDir(t *testing.T) string {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func start(t *testing.T, cfg Config) *Watcher {
 	t.Helper()
 	cfg.Quiet = 50 * time.Millisecond
@@ -55,7 +64,7 @@ func start(t *testing.T, cfg Config) *Watcher {
 // user's code (hidden, caches, virtualenvs) are not; new directories are
 // watched.
 func TestPythonFiles(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	write(t, filepath.Join(dir, "app.py"), "x = 1\n")
 	write(t, filepath.Join(dir, "sub", "deep", "mod.py"), "x = 1\n")
 	write(t, filepath.Join(dir, ".git", "hook.py"), "")
@@ -95,7 +104,7 @@ func watching(w *Watcher, dir string) bool {
 // An extra file is reported whatever its type, also when an editor
 // replaces it by renaming another file over it.
 func TestExtraFile(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	conf := filepath.Join(dir, "conf", "settings.toml")
 	write(t, conf, "a = 1\n")
 	w := start(t, Config{Files: []string{conf}})
@@ -111,9 +120,21 @@ func TestExtraFile(t *testing.T) {
 	expect(t, w, conf)
 }
 
+// A directory named through a symbolic link is watched.
+func TestSymlinkedDir(t *testing.T) {
+	dir := tempDir(t)
+	write(t, filepath.Join(dir, "real", "app.py"), "x = 1\n")
+	if err := os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	w := start(t, Config{Dirs: []string{filepath.Join(dir, "link")}})
+	write(t, filepath.Join(dir, "link", "app.py"), "x = 2\n")
+	expect(t, w, filepath.Join(dir, "real", "app.py"))
+}
+
 // A burst of writes is one report.
 func TestBurst(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	w, err := Start(Config{Dirs: []string{dir}, Quiet: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +151,7 @@ func TestBurst(t *testing.T) {
 
 // What cannot be watched is a clear error at start.
 func TestMissing(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	if _, err := Start(Config{Dirs: []string{filepath.Join(dir, "nope")}}); err == nil {
 		t.Error("a missing directory was accepted")
 	}
