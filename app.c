@@ -53,15 +53,24 @@ PyObject *gw_exec_source(const char *source, const char *filename)
     return globals;
 }
 
+/* compile_function runs a helper module's source and returns a new
+ * reference to its function name. */
+static PyObject *compile_function(const char *source, const char *filename, const char *name)
+{
+    PyObject *globals = gw_exec_source(source, filename);
+    if (globals == NULL)
+        return NULL;
+    PyObject *fn = Py_XNewRef(PyDict_GetItemString(globals, name));
+    if (fn == NULL)
+        PyErr_Format(PyExc_RuntimeError, "%s defines no %s", filename, name);
+    Py_DECREF(globals);
+    return fn;
+}
+
 static PyObject *get_loader(const char *source)
 {
-    if (loader_fn != NULL)
-        return loader_fn;
-    PyObject *globals = gw_exec_source(source, "<gowsgi loader>");
-    if (globals != NULL) {
-        loader_fn = Py_XNewRef(PyDict_GetItemString(globals, "load"));
-        Py_DECREF(globals);
-    }
+    if (loader_fn == NULL)
+        loader_fn = compile_function(source, "<gowsgi loader>", "load");
     return loader_fn;
 }
 
@@ -90,6 +99,9 @@ gw_app *gw_app_load(const char *spec, const char *loader_source, const gw_app_co
     PyObject *t = callable ? _PyDict_NewPresized(GW_ENVIRON_SIZE) : NULL;
     if (app == NULL || t == NULL)
         goto fail;
+    if (cfg->debug_source != NULL &&
+        (app->debug_page = compile_function(cfg->debug_source, "<gowsgi debug page>", "page")) == NULL)
+        goto fail;
     if (set_const(t, "wsgi.version", Py_BuildValue("(ii)", 1, 0)) < 0 ||
         set_const(t, "wsgi.multithread", PyBool_FromLong(cfg->multithread)) < 0 ||
         set_const(t, "wsgi.multiprocess", PyBool_FromLong(cfg->multiprocess)) < 0 ||
@@ -109,6 +121,8 @@ fail:
     *err = PyErr_Occurred() ? gw_format_exception() : strdup("out of memory");
     Py_XDECREF(callable);
     Py_XDECREF(t);
+    if (app != NULL)
+        Py_XDECREF(app->debug_page);
     free(app);
     PyGILState_Release(g);
     return NULL;
@@ -119,8 +133,43 @@ void gw_app_free(gw_app *app)
     PyGILState_STATE g = PyGILState_Ensure();
     Py_CLEAR(app->app);
     Py_CLEAR(app->template);
+    Py_CLEAR(app->debug_page);
     PyGILState_Release(g);
     free(app);
+}
+
+/* debug_page renders the pending exception as the --debug page, into the
+ * body buffer, and leaves the exception pending for the log. If the page
+ * cannot be made, the client gets the plain 500. */
+static void debug_page(gw_app *app, gw_req *r)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL)
+        PyException_SetTraceback(value, tb);
+    PyObject *html = value ? PyObject_CallOneArg(app->debug_page, value) : NULL;
+    PyObject *b = html ? PyUnicode_AsEncodedString(html, "utf-8", "backslashreplace") : NULL;
+    if (b != NULL &&
+        gw_reserve((void **)&r->body, &r->body_buf_cap, 0, (uint64_t)PyBytes_GET_SIZE(b), 1) == 0) {
+        memcpy(r->body, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+        r->body_buf_len = (uint32_t)PyBytes_GET_SIZE(b);
+        r->out_flags |= GW_OUT_DEBUG_PAGE;
+    }
+    PyErr_Clear(); /* an error of the page's own: the application's matters */
+    Py_XDECREF(b);
+    Py_XDECREF(html);
+    PyErr_Restore(type, value, tb);
+}
+
+/* failed_before_head marks a response as failed before its head went
+ * out: a 500, with --debug the traceback page. */
+static void failed_before_head(gw_app *app, gw_req *r)
+{
+    r->out_flags |= GW_OUT_FAILED;
+    r->body_buf_len = 0;
+    if (app != NULL && app->debug_page != NULL)
+        debug_page(app, r);
 }
 
 /* fail records an application error (the exception is pending): a 500 if
@@ -129,8 +178,7 @@ static void fail(gw_call *c, const char *what)
 {
     gw_req *r = c->req;
     if (!c->head_sent) {
-        r->out_flags |= GW_OUT_FAILED;
-        r->body_buf_len = 0;
+        failed_before_head(c->app, r);
     } else {
         r->out_flags |= GW_OUT_ABORT;
     }
@@ -268,7 +316,7 @@ static void send_result(gw_call *c, PyObject *result)
     Py_XDECREF(items);
 }
 
-static void close_response(gw_req *r, PyObject *result, int sent)
+static void close_response(gw_app *app, gw_req *r, PyObject *result, int sent)
 {
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
         return;
@@ -284,10 +332,8 @@ static void close_response(gw_req *r, PyObject *result, int sent)
         Py_DECREF(ok);
         return;
     }
-    if (!sent && !(r->out_flags & GW_OUT_FAILED)) {
-        r->out_flags |= GW_OUT_FAILED;
-        r->body_buf_len = 0;
-    }
+    if (!sent && !(r->out_flags & GW_OUT_FAILED))
+        failed_before_head(app, r);
     gw_log_exception(r, GW_LOG_ERROR, "Error closing the response");
 }
 
@@ -365,7 +411,7 @@ void gw_handle(gw_app *app, gw_req *req)
     if (call.handed_over && !(req->out_flags & (GW_OUT_FAILED | GW_OUT_ABORT)))
         req->pending = Py_NewRef(result); /* closed by gw_finish, once sent */
     else
-        close_response(req, result, call.head_sent);
+        close_response(app, req, result, call.head_sent);
 
 done:
     if (!(req->out_flags & GW_OUT_HANDED_OVER) || (req->out_flags & (GW_OUT_FAILED | GW_OUT_ABORT)))
@@ -390,7 +436,7 @@ void gw_finish(gw_req *req)
 {
     gw_enter();
     if (req->pending != NULL)
-        close_response(req, (PyObject *)req->pending, 1);
+        close_response(NULL, req, (PyObject *)req->pending, 1);
     release(req);
     gw_leave();
 }

@@ -21,6 +21,9 @@ var loaderSource string
 //go:embed validate.py
 var validateSource string
 
+//go:embed debugpage.py
+var debugPageSource string
+
 // App is a WSGI application loaded into the embedded interpreter, with its
 // pool of Python threads. It is an http.Handler; Server serves it over
 // plain HTTP/1.1 with less overhead.
@@ -81,6 +84,11 @@ func New(opts Options) (*App, error) {
 		run_once:        0,
 		server_software: software,
 		validate_source: validate,
+	}
+	if opts.Debug {
+		a.log.Warn("Debug mode (--debug) shows tracebacks to every client: never use it in production")
+		cfg.debug_source = C.CString(debugPageSource)
+		defer C.free(unsafe.Pointer(cfg.debug_source))
 	}
 	var cerr *C.char
 	onPythonMain(func() { a.c = C.gw_app_load(spec, loader, &cfg, &cerr) })

@@ -92,7 +92,8 @@ enum {
     GW_OUT_ABORT = 2,       /* it failed after: abort the connection */
     GW_OUT_HAS_DATE = 4,    /* the application set its own Date header */
     GW_OUT_HEAD_READY = 8,  /* status and headers are in head/hdr */
-    GW_OUT_HANDED_OVER = 16 /* the body is in chunks or file_*: send it, then call gw_finish */
+    GW_OUT_HANDED_OVER = 16, /* the body is in chunks or file_*: send it, then call gw_finish */
+    GW_OUT_DEBUG_PAGE = 32   /* with FAILED: body holds the --debug traceback page (HTML) */
 };
 
 /* One piece of a body handed over to Go: bytes kept alive by the request. */
@@ -164,6 +165,7 @@ typedef struct {
     int multithread, multiprocess, run_once;
     const char *server_software;
     const char *validate_source; /* validate.py, or NULL without --validate */
+    const char *debug_source; /* --debug: the traceback page's Python code; NULL: plain 500s */
 } gw_app_config;
 
 /* interp.c */

@@ -18,6 +18,7 @@ struct gw_app {
     PyObject *app;        /* the WSGI callable */
     PyObject *template;   /* constant environ entries, copied per request */
     uintptr_t handle;     /* Go App handle, for wsgi.errors */
+    PyObject *debug_page; /* --debug: renders an exception as HTML; else NULL */
 };
 
 /* The state of one call of the application. Lives on gw_handle's stack; the

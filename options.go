@@ -77,6 +77,12 @@ type Options struct {
 	// Python work on every request: for development and tests.
 	Validate bool
 
+	// Debug answers an exception raised before the response began with an
+	// HTML page of the exception, its traceback and the source around each
+	// line, instead of the short 500. Every client sees it, so it is for
+	// development only. The error log gets the traceback either way.
+	Debug bool
+
 	// Python starts the interpreter, if no App started it yet.
 	Python PythonConfig
 }

@@ -165,6 +165,11 @@ func (r *request) finish() {
 		r.closeConn = true
 	case flags&C.GW_OUT_FAILED != 0 || flags&(C.GW_OUT_HEAD_READY|C.GW_OUT_ABORT) == 0:
 		if !r.headSent {
+			if flags&C.GW_OUT_DEBUG_PAGE != 0 {
+				page := unsafe.Slice((*byte)(unsafe.Pointer(r.c.body)), int(r.c.body_buf_len))
+				r.respondWith(500, "Internal Server Error", "text/html; charset=utf-8", page)
+				break
+			}
 			r.respond(500, "Internal Server Error")
 			break
 		}
@@ -237,17 +242,21 @@ func (r *request) sendHandedOver() error {
 // respond sends a short plain-text answer of the server's own (errors,
 // overload), when the application's head has not been sent.
 func (r *request) respond(status int, reason string, extra ...[2]string) {
+	r.respondWith(status, reason, "text/plain; charset=utf-8", []byte(reason+"\n"), extra...)
+}
+
+// respondWith sends an answer of the server's own with its body.
+func (r *request) respondWith(status int, reason, contentType string, body []byte, extra ...[2]string) {
 	h := &r.hd
 	h.status = status
 	h.line = strconv.AppendInt(h.line[:0:0], int64(status), 10)
 	h.line = append(append(h.line, ' '), reason...)
-	h.fields = append(h.fields[:0], [2][]byte{[]byte("Content-Type"), []byte("text/plain; charset=utf-8")})
+	h.fields = append(h.fields[:0], [2][]byte{[]byte("Content-Type"), []byte(contentType)})
 	for _, f := range extra {
 		h.fields = append(h.fields, [2][]byte{[]byte(f[0]), []byte(f[1])})
 	}
 	h.declared = -1
 	h.hasDate = false
-	body := []byte(reason + "\n")
 	if r.startResponse(int64(len(body))) == nil && r.writeBody(body, nil, false) == nil {
 		if r.sink.end() != nil {
 			r.clientGone = true

@@ -532,6 +532,11 @@ def bad_close(environ, start_response):
     return _BadClose(environ["QUERY_STRING"].encode())
 
 
+def boom_markup(environ, start_response):
+    """The --debug page must escape what it shows: this message is markup."""
+    raise ValueError("<script>alert('kaboom')</script> & more")
+
+
 # --- threads and the queue ---------------------------------------------------
 
 _gate = threading.Event()

@@ -41,6 +41,7 @@ type config struct {
 	reusePort        bool
 	socketMode       string
 	validate         bool
+	dev              devConfig
 }
 
 // envPrefix: every flag can also be set as GOWSGI_<NAME>, e.g.
@@ -94,6 +95,7 @@ func addServeFlags(fs *pflag.FlagSet, c *config) {
 	fs.BoolVar(&c.validate, "validate", false,
 		"check the application strictly against PEP 3333 (all of wsgiref.validate and more): each violation is "+
 			"logged with the rule and the application's file and line, and answered 500; for development and tests")
+	addDevFlags(fs, &c.dev)
 	fs.MarkHidden("log-file")
 	fs.MarkHidden("limit-request-field-size")
 }

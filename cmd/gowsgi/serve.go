@@ -141,6 +141,15 @@ func runMaster(c *config, spec string, l *logs) error {
 		files[i] = s.File
 	}
 	l.log.Info(fmt.Sprintf("Application %s: %d worker(s) of %d Python thread(s)", spec, c.workers, c.threads))
+	reloader, err := startReloader(c, l.log)
+	if err != nil {
+		return err
+	}
+	var changes <-chan []string
+	if reloader != nil {
+		defer reloader.Close()
+		changes = reloader.Changes()
+	}
 	status := master.Run(master.Config{
 		Workers:         c.workers,
 		Sockets:         files,
@@ -150,6 +159,7 @@ func runMaster(c *config, spec string, l *logs) error {
 		MaxWorkerMemory: c.maxWorkerMemory << 20,
 		Log:             l.log,
 		ReopenLogs:      l.reopen,
+		Changes:         changes,
 	})
 	l.log.Info("Shutdown complete")
 	if status != 0 {
@@ -176,6 +186,7 @@ func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
 		}
 		os.Setenv(k, v)
 	}
+	prepareWorker(c)
 	if c.chdir != "" {
 		if err := os.Chdir(c.chdir); err != nil {
 			return fmt.Errorf("--chdir: %w", err)
@@ -208,6 +219,7 @@ func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
 		Errors:           l.errors,
 		AccessLogFormat:  c.accessLogformat,
 		Validate:         c.validate,
+		Debug:            c.dev.debug,
 		Python:           gowsgi.PythonConfig{Virtualenv: c.virtualenv, Path: path},
 	}
 	if l.access != nil {

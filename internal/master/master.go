@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +38,11 @@ type Config struct {
 	MaxWorkerMemory int64
 	Log             *slog.Logger
 	ReopenLogs      func() // on SIGUSR1, after the workers were told
+	// Changes, if set, delivers the files changed under the application
+	// (--reload): each delivery reloads the workers. A worker that cannot
+	// load the application then does not stop the server: the master
+	// waits for the next change, and the workers that serve keep serving.
+	Changes <-chan []string
 }
 
 type worker struct {
@@ -67,6 +73,7 @@ type master struct {
 	nextID  int
 	backoff time.Duration
 	booted  bool // every first worker has been ready once
+	waiting bool // the application failed to load: wait for a change (Changes)
 	exe     string
 }
 
@@ -99,7 +106,7 @@ func Run(cfg Config) int {
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
-				m.reload()
+				m.reload("Reloading (SIGHUP)")
 			case syscall.SIGTERM, syscall.SIGINT:
 				return m.stop(syscall.SIGTERM, cfg.GracefulTimeout, "Shutting down gracefully ("+sig.String()+")")
 			case syscall.SIGQUIT:
@@ -121,6 +128,8 @@ func Run(cfg Config) int {
 					cfg.ReopenLogs()
 				}
 			}
+		case files := <-cfg.Changes:
+			m.reload("Reloading (changed: " + describe(files) + ")")
 		case ev := <-m.events:
 			if status, stop := m.handle(ev); stop {
 				return status
@@ -130,7 +139,7 @@ func Run(cfg Config) int {
 		}
 		// Keep the number of serving workers at the target, slowly when
 		// workers keep dying before they are ready.
-		if m.serving() < m.target && time.Now().After(respawnAt) {
+		if !m.waiting && m.serving() < m.target && time.Now().After(respawnAt) {
 			for m.serving() < m.target {
 				if err := m.spawn(nil, false); err != nil {
 					m.backoff = min(max(2*m.backoff, time.Second), 30*time.Second)
@@ -237,6 +246,9 @@ func (m *master) handle(ev event) (status int, stop bool) {
 			m.log.Info("Worker exited (pid: " + strconv.Itoa(w.pid) + ")")
 		case !w.ready && ev.status == ExitAppLoad && w.reload:
 			m.log.Error("The reloaded application failed to load; the workers keep the code they have")
+		case !w.ready && ev.status == ExitAppLoad && m.cfg.Changes != nil:
+			m.waiting = true
+			m.log.Error("The application failed to load; waiting for a change to its files")
 		case !w.ready && ev.status == ExitAppLoad:
 			m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout, "Worker failed to load the application: shutting down")
 			return ExitAppLoad, true
@@ -299,10 +311,12 @@ func (m *master) oldest() *worker {
 // reload starts a new worker for each serving one: it imports the
 // application anew, and the old worker finishes its requests and exits
 // once the new one is ready. Listening sockets stay open throughout, so no
-// connection is refused.
-func (m *master) reload() {
-	m.log.Info("Reloading (SIGHUP): starting new workers")
+// connection is refused. A worker still booting gets a replacement too:
+// it may have imported the code before the change.
+func (m *master) reload(why string) {
+	m.log.Info(why + ": starting new workers")
 	daemon.SdNotify(false, daemon.SdNotifyReloading)
+	m.waiting = false
 	var old []*worker
 	for w := range m.workers {
 		if !w.retiring && !m.replacing(w) {
@@ -313,6 +327,18 @@ func (m *master) reload() {
 		m.spawnOrLog(w, true)
 	}
 	m.booted = false // READY=1 again once all are ready
+}
+
+// describe lists changed files for the log, briefly.
+func describe(files []string) string {
+	names := make([]string, 0, 3)
+	for _, f := range files {
+		if len(names) == 3 {
+			return strings.Join(names, ", ") + fmt.Sprintf(" and %d more", len(files)-3)
+		}
+		names = append(names, filepath.Base(f))
+	}
+	return strings.Join(names, ", ")
 }
 
 // check kills workers that went silent or overstay their retirement, and
