@@ -112,4 +112,3 @@ func (s *cgiSink) sendFile(fd int, off, n int64) (int64, error) {
 func (s *cgiSink) end() error { return s.w.Flush() }
 
 func (s *cgiSink) abort() { s.w.Flush() }
-

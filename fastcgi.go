@@ -29,7 +29,8 @@ type FastCGIServer struct {
 	// its next request without limit: the front server manages it.
 	IOTimeout time.Duration
 
-	gw gateway
+	once sync.Once
+	gw   gateway
 }
 
 // maxParams bounds the CGI variables of one request.
@@ -37,10 +38,12 @@ const maxParams = 1 << 20
 
 // Serve accepts FastCGI connections on ln until Shutdown.
 func (s *FastCGIServer) Serve(ln net.Listener) error {
-	if s.IOTimeout <= 0 {
-		s.IOTimeout = 60 * time.Second
-	}
-	s.gw.log = s.App.log.Warn
+	s.once.Do(func() {
+		if s.IOTimeout <= 0 {
+			s.IOTimeout = 60 * time.Second
+		}
+		s.gw.log = s.App.log.Warn
+	})
 	return s.gw.serve(ln, func(gc *gatewayConn) { newFCGIConn(s, gc).serve() })
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/uwsgi"
@@ -25,18 +26,21 @@ type UWSGIServer struct {
 	// that makes no progress (default 60s).
 	IOTimeout time.Duration
 
-	gw gateway
+	once sync.Once
+	gw   gateway
 }
 
 // Serve accepts uwsgi connections on ln until Shutdown.
 func (s *UWSGIServer) Serve(ln net.Listener) error {
-	if s.HeaderTimeout <= 0 {
-		s.HeaderTimeout = 30 * time.Second
-	}
-	if s.IOTimeout <= 0 {
-		s.IOTimeout = 60 * time.Second
-	}
-	s.gw.log = s.App.log.Warn
+	s.once.Do(func() {
+		if s.HeaderTimeout <= 0 {
+			s.HeaderTimeout = 30 * time.Second
+		}
+		if s.IOTimeout <= 0 {
+			s.IOTimeout = 60 * time.Second
+		}
+		s.gw.log = s.App.log.Warn
+	})
 	return s.gw.serve(ln, s.serveConn)
 }
 
