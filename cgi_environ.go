@@ -88,13 +88,28 @@ func (r *request) environFromCGI(vars [][2][]byte, local cgiLocal) cgiRequest {
 	}
 	setVar(r, C.GW_K_SERVER_PROTOCOL, protocol)
 	setVar(r, C.GW_K_QUERY_STRING, query)
-	switch {
-	case len(serverName) > 0 && len(serverPort) > 0:
-		setVar(r, C.GW_K_SERVER_NAME, serverName)
-		setVar(r, C.GW_K_SERVER_PORT, serverPort)
-	default:
-		setServer(r, host, local.name, local.port, https)
+	// A front server may leave SERVER_NAME empty (nginx without a
+	// server_name): the Host header, else the listening address, stands in.
+	if len(serverName) == 0 || len(serverPort) == 0 {
+		name, port := []byte(local.name), []byte(local.port)
+		if len(host) > 0 {
+			name, port = splitHostPort(host)
+			if len(port) == 0 {
+				port = []byte("80")
+				if https {
+					port = []byte("443")
+				}
+			}
+		}
+		if len(serverName) == 0 {
+			serverName = name
+		}
+		if len(serverPort) == 0 {
+			serverPort = port
+		}
 	}
+	setVar(r, C.GW_K_SERVER_NAME, serverName)
+	setVar(r, C.GW_K_SERVER_PORT, serverPort)
 	if !haveMethod || len(method) == 0 {
 		return cgiRequest{status: 400, length: noBody}
 	}
