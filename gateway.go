@@ -27,7 +27,7 @@ type gateway struct {
 type gatewayConn struct {
 	nc     net.Conn
 	mu     sync.Mutex
-	busy   bool // a request is in progress
+	active int  // requests begun and not finished (a FastCGI request may begin as the last one ends)
 	fresh  bool // no request yet
 	graced bool
 	closed bool
@@ -108,7 +108,8 @@ func (g *gateway) forget(gc *gatewayConn) {
 func (gc *gatewayConn) start() bool {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
-	gc.busy, gc.fresh = true, false
+	gc.active++
+	gc.fresh = false
 	return !gc.closed
 }
 
@@ -117,7 +118,7 @@ func (gc *gatewayConn) start() bool {
 func (g *gateway) finish(gc *gatewayConn) bool {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
-	gc.busy = false
+	gc.active--
 	return !gc.closed && !g.closing.Load()
 }
 
@@ -127,7 +128,7 @@ func (gc *gatewayConn) closeIfIdle() {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
 	switch {
-	case gc.busy || gc.closed:
+	case gc.active > 0 || gc.closed:
 	case !gc.fresh:
 		gc.closed = true
 		gc.nc.Close()
@@ -136,7 +137,7 @@ func (gc *gatewayConn) closeIfIdle() {
 		time.AfterFunc(freshGrace, func() {
 			gc.mu.Lock()
 			defer gc.mu.Unlock()
-			if !gc.busy && !gc.closed {
+			if gc.active == 0 && !gc.closed {
 				gc.closed = true
 				gc.nc.Close()
 			}
