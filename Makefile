@@ -11,8 +11,9 @@ PYTHON_PC ?= python3-embed
 
 # Building needs a C compiler and the Python development files.
 BUILD_PACKAGES := gcc libc6-dev pkg-config python3-dev
-# The tests serve real frameworks from Debian's packages.
-TEST_PACKAGES  := python3-flask python3-django
+# The tests serve real frameworks from Debian's packages, and run the
+# gateways behind real front servers (nginx, lighttpd).
+TEST_PACKAGES  := python3-flask python3-django nginx-light lighttpd
 # The benchmark runs the other servers and the load generator.
 BENCH_PACKAGES := wrk util-linux procps uwsgi-core uwsgi-plugin-python3 python3-gunicorn python3-waitress
 

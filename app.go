@@ -81,7 +81,7 @@ func New(opts Options) (*App, error) {
 		handle:          C.uintptr_t(a.handle),
 		multithread:     cbool(opts.Threads > 1),
 		multiprocess:    cbool(opts.Multiprocess),
-		run_once:        0,
+		run_once:        cbool(opts.RunOnce),
 		server_software: software,
 		validate_source: validate,
 	}

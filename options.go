@@ -41,6 +41,10 @@ type Options struct {
 	// processes serve the same application).
 	Multiprocess bool
 
+	// RunOnce sets wsgi.run_once: the process serves one request and
+	// exits (the CGI gateway).
+	RunOnce bool
+
 	// Logger receives the error log: application tracebacks, malformed
 	// requests, overload. Default slog.Default().
 	Logger *slog.Logger

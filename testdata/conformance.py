@@ -616,3 +616,25 @@ def pid(environ, start_response):
 def hello(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
     return [b"Hello, world!"]
+
+
+# --- gateways ------------------------------------------------------------------
+
+_stream_gate = threading.Event()
+
+
+def stream_gated(environ, start_response):
+    """Streams "first", waits until a request for /open opens the gate, then
+    streams "second": a client sees "first" before it opens the gate only
+    when the chunk was not held back on its way. X-Accel-Buffering asks
+    nginx to pass it on at once."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Accel-Buffering", "no")])
+    if environ["PATH_INFO"] == "/open":
+        _stream_gate.set()
+        return [b"open"]
+    _stream_gate.clear()
+
+    def gen():
+        yield b"first\n"
+        yield b"second\n" if _stream_gate.wait(30) else b"timed out\n"
+    return gen()

@@ -52,7 +52,8 @@ func addServeFlags(fs *pflag.FlagSet, c *config) {
 	fs.SortFlags = false
 	fs.StringSliceVarP(&c.binds, "bind", "b", []string{"127.0.0.1:8000"},
 		"address to listen on: HOST:PORT, [IPV6]:PORT, :PORT, unix:PATH or fd://N; repeat for several "+
-			"(ignored under systemd socket activation)")
+			"(ignored under systemd socket activation). For a front server: fcgi://HOST:PORT, fcgi:unix:PATH "+
+			"(FastCGI), uwsgi://HOST:PORT, uwsgi:unix:PATH (uwsgi protocol)")
 	fs.IntVarP(&c.workers, "workers", "w", 1,
 		"worker processes, each with its own Python interpreter; in production about one per CPU core")
 	fs.IntVar(&c.threads, "threads", 1,

@@ -103,7 +103,7 @@ what an application receives. It takes the same flags as serve.`,
 			fmt.Println(versionText())
 		},
 	}
-	root.AddCommand(serve, demo, version)
+	root.AddCommand(serve, demo, version, newCGICommand())
 	return root
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -154,6 +153,7 @@ func runMaster(c *config, spec string, l *logs) error {
 		Workers:         c.workers,
 		Sockets:         files,
 		Argv:            os.Args,
+		Env:             []string{listen.WorkerEnv(sockets)},
 		GracefulTimeout: time.Duration(c.gracefulTimeout) * time.Second,
 		SilentTimeout:   max(30*time.Second, 2*time.Duration(c.timeout)*time.Second),
 		MaxWorkerMemory: c.maxWorkerMemory << 20,
@@ -245,9 +245,10 @@ func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
 			FieldSize:   noLimitIfZero(c.limitFieldSize),
 		},
 	}
+	all := newServers(srv)
 	served := make(chan error, len(listeners))
 	for _, ln := range listeners {
-		go func(ln net.Listener) { served <- srv.Serve(ln) }(ln)
+		go func(ln listen.Listener) { served <- all.serve(ln) }(ln)
 	}
 
 	sigs := make(chan os.Signal, 4)
@@ -277,7 +278,7 @@ func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(c.gracefulTimeout)*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := all.shutdown(ctx); err != nil {
 		// A request is still running (or stuck): Python cannot be stopped
 		// under it. Exit without finalizing.
 		l.log.Warn("Requests still running after --graceful-timeout were cut off")

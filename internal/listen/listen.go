@@ -24,11 +24,54 @@ type Options struct {
 	SocketMode os.FileMode // permissions of Unix socket files (0: as created)
 }
 
+// Protocols a socket serves.
+const (
+	HTTP    = "http"  // HTTP/1.1, gowsgi's own engine
+	FastCGI = "fcgi"  // a FastCGI responder (fcgi://HOST:PORT, fcgi:unix:PATH)
+	UWSGI   = "uwsgi" // the uwsgi protocol (uwsgi://HOST:PORT, uwsgi:unix:PATH)
+)
+
 // Socket is a listening socket the master holds for its workers.
 type Socket struct {
-	File *os.File // the descriptor workers inherit
-	Name string   // how logs name it: http://127.0.0.1:8000, unix:/run/app.sock
-	path string   // a Unix socket file this process created
+	File     *os.File // the descriptor workers inherit
+	Name     string   // how logs name it: http://127.0.0.1:8000, unix:/run/app.sock, fcgi://127.0.0.1:9000
+	Protocol string   // HTTP, FastCGI or UWSGI
+	path     string   // a Unix socket file this process created
+}
+
+// Listener is a listening socket of a worker and the protocol it serves.
+type Listener struct {
+	net.Listener
+	Protocol string
+}
+
+// envProtocols tells a worker the protocol of each socket it inherits:
+// "http,fcgi,...", in the order of the sockets.
+const envProtocols = "_GOWSGI_PROTOCOLS"
+
+// WorkerEnv is the environment entry that tells the workers the protocols
+// of sockets.
+func WorkerEnv(sockets []Socket) string {
+	names := make([]string, len(sockets))
+	for i, s := range sockets {
+		names[i] = s.Protocol
+	}
+	return envProtocols + "=" + strings.Join(names, ",")
+}
+
+// splitProtocol takes the protocol off a --bind address:
+// "fcgi://127.0.0.1:9000", "fcgi:unix:/run/app.sock", and the same with
+// uwsgi; any other address is HTTP.
+func splitProtocol(address string) (protocol, rest string) {
+	for _, p := range []string{FastCGI, UWSGI} {
+		if rest, ok := strings.CutPrefix(address, p+"://"); ok {
+			return p, rest
+		}
+		if rest, ok := strings.CutPrefix(address, p+":unix:"); ok {
+			return p, "unix:" + rest
+		}
+	}
+	return HTTP, address
 }
 
 // Close closes the descriptor and removes a Unix socket file this process
@@ -42,8 +85,24 @@ func (s Socket) Close() {
 
 // Open opens a socket for one --bind address, in gunicorn's forms:
 // "HOST:PORT", "HOST" (port 8000), "[IPV6]:PORT", ":PORT" (all interfaces),
-// "unix:PATH", and "fd://N" (a descriptor this process inherited).
+// "unix:PATH", and "fd://N" (a descriptor this process inherited); each
+// may have a protocol in front for a front server to talk to:
+// "fcgi://HOST:PORT", "fcgi:unix:PATH", "uwsgi://HOST:PORT",
+// "uwsgi:unix:PATH".
 func Open(address string, opts Options) (Socket, error) {
+	protocol, address := splitProtocol(address)
+	s, err := open(address, opts)
+	if err != nil {
+		return s, err
+	}
+	s.Protocol = protocol
+	if protocol != HTTP {
+		s.Name = protocol + ":" + strings.TrimPrefix(s.Name, "http:")
+	}
+	return s, nil
+}
+
+func open(address string, opts Options) (Socket, error) {
 	if n, ok := strings.CutPrefix(address, "fd://"); ok {
 		fd, err := strconv.Atoi(n)
 		if err != nil || fd < 0 {
@@ -107,19 +166,30 @@ func FromFile(f *os.File) (Socket, error) {
 		return Socket{}, fmt.Errorf("descriptor %s is not a listening socket: %w", f.Name(), err)
 	}
 	defer ln.Close() // a duplicate: f stays open
-	return Socket{File: f, Name: URL(ln)}, nil
+	return Socket{File: f, Name: URL(ln), Protocol: HTTP}, nil
 }
 
-// Listeners turns the descriptors a worker inherited into listeners.
-func Listeners(files []*os.File) ([]net.Listener, error) {
-	var out []net.Listener
-	for _, f := range files {
+// Listeners turns the descriptors a worker inherited into listeners, with
+// the protocols the master named in the environment (HTTP if it named
+// none).
+func Listeners(files []*os.File) ([]Listener, error) {
+	var protocols []string
+	if v, ok := os.LookupEnv(envProtocols); ok {
+		os.Unsetenv(envProtocols) // not for the application's subprocesses
+		protocols = strings.Split(v, ",")
+	}
+	var out []Listener
+	for i, f := range files {
 		ln, err := net.FileListener(f)
 		if err != nil {
 			return nil, fmt.Errorf("inherited socket %s: %w", f.Name(), err)
 		}
 		f.Close() // FileListener made its own copy
-		out = append(out, ln)
+		protocol := HTTP
+		if i < len(protocols) {
+			protocol = protocols[i]
+		}
+		out = append(out, Listener{Listener: ln, Protocol: protocol})
 	}
 	return out, nil
 }
@@ -137,7 +207,7 @@ func Parse(address string) (network, addr string, err error) {
 		}
 		return "unix", path, nil
 	case strings.Contains(address, "://"):
-		return "", "", fmt.Errorf("bind %q: unsupported scheme (use HOST:PORT, unix:PATH or fd://N)", address)
+		return "", "", fmt.Errorf("bind %q: unsupported scheme (use HOST:PORT, unix:PATH, fd://N, fcgi://HOST:PORT, fcgi:unix:PATH, uwsgi://HOST:PORT or uwsgi:unix:PATH)", address)
 	}
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {

@@ -31,6 +31,7 @@ type Config struct {
 	Workers         int
 	Sockets         []*os.File // passed to every worker
 	Argv            []string   // the command line the workers run again
+	Env             []string   // added to the workers' environment
 	GracefulTimeout time.Duration
 	// SilentTimeout: a worker sending no heartbeat this long is killed.
 	SilentTimeout time.Duration
@@ -173,6 +174,7 @@ func (m *master) spawn(replaces *worker, reload bool) error {
 	}
 	cmd := exec.Command(m.exe, m.cfg.Argv[1:]...)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%d:%d", envWorker, w.id, len(m.cfg.Sockets), m.cfg.Workers))
+	cmd.Env = append(cmd.Env, m.cfg.Env...)
 	cmd.ExtraFiles = append(append([]*os.File(nil), m.cfg.Sockets...), pw)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {

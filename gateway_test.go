@@ -1,0 +1,413 @@
+package gowsgi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/testutil"
+)
+
+// The FastCGI and uwsgi gateways are tested behind a real nginx, started
+// for each test on a free port of 127.0.0.1 with the configuration
+// docs/gateways.md gives, and the same conformance applications as the
+// HTTP front ends.
+
+const nginxBinary = "/usr/sbin/nginx"
+
+// nginxLocations are the location blocks docs/gateways.md shows; the
+// upstream "gowsgi" is the gateway's address.
+var nginxLocations = map[string]string{
+	"fcgi": `
+        location / {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_NAME "";
+            fastcgi_param PATH_INFO $document_uri;
+            fastcgi_pass gowsgi;
+            fastcgi_keep_conn on;
+        }`,
+	"uwsgi": `
+        location / {
+            include /etc/nginx/uwsgi_params;
+            uwsgi_pass gowsgi;
+        }`,
+}
+
+// countingListener counts the connections the front server opened.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+// gatewayTarget is an application served by a gateway behind nginx.
+type gatewayTarget struct {
+	*target
+	ln *countingListener
+}
+
+// serveGateway serves the conformance application name over protocol
+// ("fcgi" or "uwsgi") behind nginx.
+func serveGateway(t *testing.T, protocol, name string, validated bool, opts Options) *gatewayTarget {
+	t.Helper()
+	opts.App = "conformance:" + name
+	if validated {
+		opts.App = fmt.Sprintf("conformance:validated(%q)", name)
+	}
+	app, log, errs := newApp(t, opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: ln}
+	var shutdown func(context.Context) error
+	done := make(chan struct{})
+	switch protocol {
+	case "fcgi":
+		srv := &FastCGIServer{App: app}
+		go func() { srv.Serve(cl); close(done) }()
+		shutdown = srv.Shutdown
+	case "uwsgi":
+		srv := &UWSGIServer{App: app}
+		go func() { srv.Serve(cl); close(done) }()
+		shutdown = srv.Shutdown
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shutdown(ctx)
+		<-done
+	})
+	addr := startNginx(t, ln.Addr().String(), nginxLocations[protocol])
+	tr := &http.Transport{DisableCompression: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	tg := &target{
+		name: protocol, validated: validated, app: app, log: log, errors: errs,
+		addr: addr, url: "http://" + addr,
+		client: &http.Client{Transport: tr, Timeout: 60 * time.Second},
+	}
+	return &gatewayTarget{target: tg, ln: cl}
+}
+
+// eachGateway runs f with the application served by each gateway, plain
+// and behind wsgiref.validate.validator, which must never fire.
+func eachGateway(t *testing.T, name string, opts Options, f func(t *testing.T, tg *gatewayTarget)) {
+	for _, protocol := range []string{"fcgi", "uwsgi"} {
+		for _, validated := range []bool{false, true} {
+			label := protocol
+			if validated {
+				label += "+validator"
+			}
+			t.Run(label, func(t *testing.T) {
+				tg := serveGateway(t, protocol, name, validated, opts)
+				f(t, tg)
+				if validated && strings.Contains(tg.log.String(), "AssertionError") {
+					t.Errorf("wsgiref.validate fired:\n%s", tg.log)
+				}
+			})
+		}
+	}
+}
+
+// startNginx runs nginx in the foreground, in its own temporary prefix,
+// with one server on a free port of 127.0.0.1 holding location, and
+// returns its address. The upstream "gowsgi" is upstream, with kept
+// connections. nginx is killed by its PID when the test ends.
+func startNginx(t *testing.T, upstream, location string) string {
+	t.Helper()
+	if _, err := os.Stat(nginxBinary); err != nil {
+		t.Fatalf("%s is missing: the gateway tests need nginx (apt-get install nginx-light; make test installs it as root)", nginxBinary)
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log info;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/client_body;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    proxy_temp_path %[1]s/proxy;
+    scgi_temp_path %[1]s/scgi;
+    client_max_body_size 64m;
+    upstream gowsgi {
+        server %[4]s;
+        keepalive 8;
+    }
+    server {
+        listen %[2]s;
+        root %[1]s;
+        %[3]s
+    }
+}
+`, dir, addr, location, upstream)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := &testutil.Buffer{}
+	cmd := exec.Command(nginxBinary, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			errlog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx error log:\n%s", errlog)
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		select {
+		case <-exited:
+			errlog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx exited:\n%s\n%s", out, errlog)
+		default:
+		}
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nginx did not listen on %s", addr)
+	return ""
+}
+
+// freeAddr is a port of 127.0.0.1 free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestGatewayEnviron(t *testing.T) {
+	eachGateway(t, "environ", Options{}, func(t *testing.T, tg *gatewayTarget) {
+		e := getEnviron(t, tg.target, "POST", "/a%20b/c?x=1&y=a%20b+c", "payload",
+			"Content-Type", "text/plain; charset=utf-8",
+			"X-Custom", "one", "Cookie", "a=1")
+		port := tg.addr[strings.LastIndexByte(tg.addr, ':')+1:]
+		want := map[string]string{
+			"REQUEST_METHOD":  "POST",
+			"SCRIPT_NAME":     "",
+			"PATH_INFO":       "/a b/c", // nginx decodes the path
+			"QUERY_STRING":    "x=1&y=a%20b+c",
+			"CONTENT_TYPE":    "text/plain; charset=utf-8",
+			"CONTENT_LENGTH":  "7",
+			"SERVER_PROTOCOL": "HTTP/1.1",
+			"SERVER_NAME":     "127.0.0.1",
+			"SERVER_PORT":     port,
+			"REMOTE_ADDR":     "127.0.0.1",
+			"REQUEST_URI":     "/a%20b/c?x=1&y=a%20b+c",
+			"REQUEST_SCHEME":  "http",
+			"HTTP_HOST":       "127.0.0.1", // nginx's $host
+			"HTTP_X_CUSTOM":   "one",
+			"HTTP_COOKIE":     "a=1",
+			"wsgi.url_scheme": "http",
+			"body":            "payload",
+			// Passed through as the front server gave it.
+			"DOCUMENT_ROOT": e.str("DOCUMENT_ROOT"),
+		}
+		for k, v := range want {
+			if got, ok := e[k]; !ok || got != v {
+				t.Errorf("%s = %v, want %q", k, got, v)
+			}
+		}
+		if e.str("DOCUMENT_ROOT") == "" || e.str("REMOTE_PORT") == "" {
+			t.Errorf("DOCUMENT_ROOT %q, REMOTE_PORT %q: nginx's variables must pass through", e.str("DOCUMENT_ROOT"), e.str("REMOTE_PORT"))
+		}
+		for _, k := range []string{"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"} {
+			if _, ok := e[k]; ok {
+				t.Errorf("%s must not be in the environ", k)
+			}
+		}
+		for k, v := range map[string]any{
+			"wsgi.multithread": false, "wsgi.multiprocess": false, "wsgi.run_once": false,
+			"wsgi.input_terminated": true, "has_read": true, "file_wrapper_callable": true, "errors_methods": true,
+		} {
+			if e[k] != v {
+				t.Errorf("%s = %v, want %v", k, e[k], v)
+			}
+		}
+
+		e = getEnviron(t, tg.target, "GET", "/", "")
+		for _, k := range []string{"CONTENT_TYPE", "CONTENT_LENGTH"} {
+			if _, ok := e[k]; ok {
+				t.Errorf("GET without a body: %s = %q", k, e[k])
+			}
+		}
+		if q, ok := e["QUERY_STRING"]; !ok || q != "" || e.str("PATH_INFO") != "/" {
+			t.Errorf("GET /: QUERY_STRING %v (%v), PATH_INFO %q", q, ok, e.str("PATH_INFO"))
+		}
+	})
+}
+
+func TestGatewayScriptName(t *testing.T) {
+	eachGateway(t, "environ", Options{ScriptName: "/mnt"}, func(t *testing.T, tg *gatewayTarget) {
+		e := getEnviron(t, tg.target, "GET", "/mnt/x/y", "")
+		if e.str("SCRIPT_NAME") != "/mnt" || e.str("PATH_INFO") != "/x/y" {
+			t.Errorf("SCRIPT_NAME %q PATH_INFO %q, want /mnt and /x/y", e.str("SCRIPT_NAME"), e.str("PATH_INFO"))
+		}
+		if resp, _ := tg.get(t, "/elsewhere"); resp.StatusCode != 404 {
+			t.Errorf("outside the prefix: %s, want 404", resp.Status)
+		}
+	})
+}
+
+func TestGatewayLargeBody(t *testing.T) {
+	body := make([]byte, 9<<20+123)
+	rand.Read(body)
+	sum := sha256.Sum256(body)
+	eachGateway(t, "input_hash", Options{}, func(t *testing.T, tg *gatewayTarget) {
+		resp, text := tg.do(t, "POST", "/", bytes.NewReader(body), "Content-Type", "application/octet-stream")
+		var got struct {
+			Length        int    `json:"length"`
+			SHA256        string `json:"sha256"`
+			ContentLength string `json:"content_length"`
+		}
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(text), &got) != nil {
+			t.Fatalf("%s %q\nlog:\n%s", resp.Status, text, tg.log)
+		}
+		if got.Length != len(body) || got.SHA256 != hex.EncodeToString(sum[:]) || got.ContentLength != fmt.Sprint(len(body)) {
+			t.Errorf("the application read %d bytes (CONTENT_LENGTH %s), sha256 %s; sent %d", got.Length, got.ContentLength, got.SHA256, len(body))
+		}
+	})
+}
+
+func TestGatewayStream(t *testing.T) {
+	eachGateway(t, "stream", Options{}, func(t *testing.T, tg *gatewayTarget) {
+		resp, body := tg.get(t, "/?40")
+		var want strings.Builder
+		for i := 0; i < 40; i++ {
+			want.WriteString(strings.Repeat(string(rune('A'+i%26)), 1024))
+		}
+		if resp.StatusCode != 200 || body != want.String() {
+			t.Errorf("%s, %d bytes; want 200 and %d bytes", resp.Status, len(body), want.Len())
+		}
+	})
+	eachGateway(t, "big_stream", Options{}, func(t *testing.T, tg *gatewayTarget) {
+		if resp, body := tg.get(t, "/?3"); resp.StatusCode != 200 || len(body) != 3<<20 {
+			t.Errorf("%s, %d bytes; want 3 MiB", resp.Status, len(body))
+		}
+	})
+}
+
+// TestGatewayStreamChunkByChunk: a generator's chunk reaches the client
+// through nginx while the application still runs.
+func TestGatewayStreamChunkByChunk(t *testing.T) {
+	eachGateway(t, "stream_gated", Options{Threads: 2}, func(t *testing.T, tg *gatewayTarget) {
+		resp, err := tg.client.Get(tg.url + "/stream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		first, err := br.ReadString('\n')
+		if err != nil || first != "first\n" {
+			t.Fatalf("first chunk: %q, %v", first, err)
+		}
+		// Only now, with "first" read, does the application go on.
+		if r, body := tg.get(t, "/open"); r.StatusCode != 200 || body != "open" {
+			t.Fatalf("/open: %s %q", r.Status, body)
+		}
+		if second, _ := br.ReadString('\n'); second != "second\n" {
+			t.Errorf("second chunk: %q", second)
+		}
+	})
+}
+
+func TestGatewayHead(t *testing.T) {
+	eachGateway(t, "hello", Options{}, func(t *testing.T, tg *gatewayTarget) {
+		resp, body := tg.do(t, "HEAD", "/", nil)
+		if resp.StatusCode != 200 || body != "" {
+			t.Errorf("HEAD: %s with %d body bytes", resp.Status, len(body))
+		}
+	})
+}
+
+func TestGatewayError(t *testing.T) {
+	eachGateway(t, "boom", Options{}, func(t *testing.T, tg *gatewayTarget) {
+		resp, _ := tg.get(t, "/")
+		if resp.StatusCode != 500 {
+			t.Errorf("an exception: %s, want 500", resp.Status)
+		}
+		if !strings.Contains(tg.log.String(), "kaboom") {
+			t.Errorf("no traceback in the error log:\n%s", tg.log)
+		}
+		// The server stays up.
+		if resp, _ := tg.get(t, "/"); resp.StatusCode != 500 {
+			t.Errorf("again: %s, want 500", resp.Status)
+		}
+	})
+	eachGateway(t, "boom_after", Options{}, func(t *testing.T, tg *gatewayTarget) {
+		resp, err := tg.client.Get(tg.url + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		_, err = buf.ReadFrom(resp.Body)
+		if tg.name == "fcgi" && err == nil {
+			// The head went out: the client must see the body cut short.
+			t.Errorf("an error after the head: the response ended cleanly with %d bytes", buf.Len())
+		}
+		// uwsgi ends a response by closing the connection: without a
+		// Content-Length, nginx cannot tell a cut one from a whole one.
+		if buf.String() != strings.Repeat("x", 100) {
+			t.Errorf("the body before the error: %q", buf.String())
+		}
+	})
+}
+
+// TestGatewayKeepAlive: nginx keeps its FastCGI connection (fastcgi_keep_conn)
+// for request after request; uwsgi has one connection per request.
+func TestGatewayKeepAlive(t *testing.T) {
+	eachGateway(t, "environ", Options{}, func(t *testing.T, tg *gatewayTarget) {
+		for i := 0; i < 5; i++ {
+			e := getEnviron(t, tg.target, "POST", fmt.Sprintf("/r%d", i), fmt.Sprintf("body %d", i))
+			if e.str("PATH_INFO") != fmt.Sprintf("/r%d", i) || e.str("body") != fmt.Sprintf("body %d", i) {
+				t.Errorf("request %d: PATH_INFO %q body %q", i, e.str("PATH_INFO"), e.str("body"))
+			}
+		}
+		n := tg.ln.accepted.Load()
+		if tg.name == "fcgi" && n != 1 {
+			t.Errorf("nginx opened %d FastCGI connections for 5 requests, want 1 kept", n)
+		}
+		if tg.name == "uwsgi" && n != 5 {
+			t.Errorf("nginx opened %d uwsgi connections for 5 requests, want 5", n)
+		}
+	})
+}

@@ -1,0 +1,187 @@
+package gowsgi
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/uwsgi"
+)
+
+// UWSGIServer serves an App over the uwsgi protocol, as nginx's uwsgi_pass
+// (and Apache's mod_proxy_uwsgi) speak it: one request per connection, its
+// CGI variables in a packet (see environFromCGI), the body after it as
+// long as CONTENT_LENGTH says, and the response in plain HTTP/1.1 ended by
+// closing the connection.
+type UWSGIServer struct {
+	App *App
+	// HeaderTimeout bounds the time to receive the request packet
+	// (default 30s).
+	HeaderTimeout time.Duration
+	// IOTimeout bounds one read of the body or one write of the response
+	// that makes no progress (default 60s).
+	IOTimeout time.Duration
+
+	once sync.Once
+	gw   gateway
+}
+
+// Serve accepts uwsgi connections on ln until Shutdown.
+func (s *UWSGIServer) Serve(ln net.Listener) error {
+	s.once.Do(func() {
+		if s.HeaderTimeout <= 0 {
+			s.HeaderTimeout = 30 * time.Second
+		}
+		if s.IOTimeout <= 0 {
+			s.IOTimeout = 60 * time.Second
+		}
+		s.gw.log = s.App.log.Warn
+	})
+	return s.gw.serve(ln, s.serveConn)
+}
+
+// Shutdown stops accepting, closes connections that sent no request, and
+// waits for the requests in progress to finish, or for ctx to end.
+func (s *UWSGIServer) Shutdown(ctx context.Context) error { return s.gw.shutdown(ctx) }
+
+func (s *UWSGIServer) serveConn(gc *gatewayConn) {
+	a := s.App
+	nc := gc.nc
+	u := &uwsgiConn{srv: s, nc: nc, br: bufio.NewReaderSize(nc, readBufSize)}
+	u.bw = bufio.NewWriterSize(deadlineConn{nc, s.IOTimeout}, writeBufSize)
+	nc.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+	buf := make([]byte, 65535)
+	_, vars, err := uwsgi.ReadRequest(u.br, buf, nil)
+	if err != nil {
+		if err != io.EOF {
+			a.log.Warn("closing a uwsgi connection", "remote", nc.RemoteAddr().String(), "error", err)
+		}
+		return
+	}
+	if !gc.start() {
+		return
+	}
+	defer s.gw.finish(gc)
+
+	r := a.getRequest()
+	defer a.putRequest(r)
+	r.sink = u
+	u.req = r
+	r.info.started = time.Now()
+	req := r.environFromCGI(vars, localAddr(nc))
+	if req.status == 0 && req.length > 0 {
+		u.body.c, u.body.n = u, req.length
+		if status, err := r.setBody(&u.body, req.length, false); status != 0 {
+			a.log.Info("rejected request body", "request", r.describe(), "error", err)
+			req.status = status
+		}
+	} else if req.status == 0 {
+		r.setBody(nil, req.length, false)
+	}
+	if req.status != 0 {
+		r.respond(req.status, http.StatusText(req.status))
+	} else if err := a.pool.run(r); err != nil {
+		a.log.Warn("request not served", "request", r.describe(), "reason", err)
+		r.respond(503, "Service Unavailable", [2]string{"Retry-After", "1"})
+	} else {
+		r.finish()
+	}
+	a.access.log(r)
+	u.bw.Flush()
+}
+
+// uwsgiConn is the connection of one uwsgi request, and the sink of its
+// response.
+type uwsgiConn struct {
+	srv  *UWSGIServer
+	nc   net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	req  *request
+	body uwsgiBody
+	head []byte
+}
+
+// uwsgiBody reads the CONTENT_LENGTH bytes after the packet.
+type uwsgiBody struct {
+	c *uwsgiConn
+	n int64
+}
+
+func (b *uwsgiBody) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	b.c.nc.SetReadDeadline(time.Now().Add(b.c.srv.IOTimeout))
+	n, err := b.c.br.Read(p)
+	b.n -= int64(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (u *uwsgiConn) writeHead(h *responseHead, length int64) error {
+	b := append(u.head[:0], "HTTP/1.1 "...)
+	b = appendCGIHead(append(b, h.line...), h, length)
+	u.head = b
+	_, err := u.bw.Write(b)
+	return err
+}
+
+func (u *uwsgiConn) writeBody(a, b []byte, flush bool) error {
+	if _, err := u.bw.Write(a); err != nil {
+		return err
+	}
+	if _, err := u.bw.Write(b); err != nil {
+		return err
+	}
+	if flush {
+		return u.bw.Flush()
+	}
+	return nil
+}
+
+func (u *uwsgiConn) sendFile(fd int, off, n int64) (int64, error) {
+	if err := u.bw.Flush(); err != nil {
+		return 0, err
+	}
+	return copyFileRange(deadlineConn{u.nc, u.srv.IOTimeout}, fd, off, n)
+}
+
+// end: the response ends when the connection closes.
+func (u *uwsgiConn) end() error { return u.bw.Flush() }
+
+func (u *uwsgiConn) abort() {
+	u.bw.Flush()
+	u.nc.Close()
+}
+
+// deadlineConn renews the write deadline before each write, and hands a
+// file to the socket whole (sendfile(2)).
+type deadlineConn struct {
+	nc      net.Conn
+	timeout time.Duration
+}
+
+func (d deadlineConn) Write(p []byte) (int, error) {
+	d.nc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.nc.Write(p)
+}
+
+func (d deadlineConn) ReadFrom(src io.Reader) (int64, error) {
+	d.nc.SetWriteDeadline(time.Now().Add(d.timeout))
+	if rf, ok := d.nc.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{d.nc}, src)
+}
+
+type writerOnly struct{ io.Writer }
