@@ -50,7 +50,7 @@ type request struct {
 	generation uint64 // counts this object's runs (see gw_interrupt)
 	mu         sync.Mutex
 	expired    atomic.Bool  // the watchdog answered for it
-	pyStart    int64        // monotonic start of the run
+	pyStart    atomic.Int64 // monotonic start of the run (read by the watchdog)
 	ioNanos    atomic.Int64 // time spent waiting for the client so far
 	ioStart    atomic.Int64 // start of the current wait, 0 if none
 	refs       atomic.Int32 // holders: its front end, an interruption in progress

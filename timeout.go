@@ -96,7 +96,7 @@ func monotonic() int64 { return int64(time.Since(epoch)) }
 
 // startClock starts timing the Python run of a request.
 func (r *request) startClock() {
-	r.pyStart = monotonic()
+	r.pyStart.Store(monotonic())
 	r.ioNanos.Store(0)
 	r.ioStart.Store(0)
 	r.expired.Store(false)
@@ -105,7 +105,7 @@ func (r *request) startClock() {
 // pythonTime is how long the request has run, less its waits for the
 // client (reading the body, writing the response).
 func (r *request) pythonTime(now int64) int64 {
-	t := now - r.pyStart - r.ioNanos.Load()
+	t := now - r.pyStart.Load() - r.ioNanos.Load()
 	if s := r.ioStart.Load(); s != 0 {
 		t -= now - s
 	}
