@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,21 +60,11 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// gatewayTarget is an application served by a gateway behind nginx.
-type gatewayTarget struct {
-	*target
-	ln *countingListener
-}
-
-// serveGateway serves the conformance application name over protocol
-// ("fcgi" or "uwsgi") behind nginx.
-func serveGateway(t *testing.T, protocol, name string, validated bool, opts Options) *gatewayTarget {
+// serveGateway serves app over protocol ("fcgi" or "uwsgi") behind nginx
+// and returns nginx's address and the count of connections nginx opened
+// to the gateway.
+func serveGateway(t *testing.T, app *App, protocol string) (string, *atomic.Int32) {
 	t.Helper()
-	opts.App = "conformance:" + name
-	if validated {
-		opts.App = fmt.Sprintf("conformance:validated(%q)", name)
-	}
-	app, log, errs := newApp(t, opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +81,8 @@ func serveGateway(t *testing.T, protocol, name string, validated bool, opts Opti
 		srv := &UWSGIServer{App: app}
 		go func() { srv.Serve(cl); close(done) }()
 		shutdown = srv.Shutdown
+	default:
+		t.Fatalf("no gateway %q", protocol)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -99,35 +90,13 @@ func serveGateway(t *testing.T, protocol, name string, validated bool, opts Opti
 		shutdown(ctx)
 		<-done
 	})
-	addr := startNginx(t, ln.Addr().String(), nginxLocations[protocol])
-	tr := &http.Transport{DisableCompression: true}
-	t.Cleanup(tr.CloseIdleConnections)
-	tg := &target{
-		name: protocol, validated: validated, app: app, log: log, errors: errs,
-		addr: addr, url: "http://" + addr,
-		client: &http.Client{Transport: tr, Timeout: 60 * time.Second},
-	}
-	return &gatewayTarget{target: tg, ln: cl}
+	return startNginx(t, ln.Addr().String(), nginxLocations[protocol]), &cl.accepted
 }
 
 // eachGateway runs f with the application served by each gateway, plain
 // and behind wsgiref.validate.validator, which must never fire.
-func eachGateway(t *testing.T, name string, opts Options, f func(t *testing.T, tg *gatewayTarget)) {
-	for _, protocol := range []string{"fcgi", "uwsgi"} {
-		for _, validated := range []bool{false, true} {
-			label := protocol
-			if validated {
-				label += "+validator"
-			}
-			t.Run(label, func(t *testing.T) {
-				tg := serveGateway(t, protocol, name, validated, opts)
-				f(t, tg)
-				if validated && strings.Contains(tg.log.String(), "AssertionError") {
-					t.Errorf("wsgiref.validate fired:\n%s", tg.log)
-				}
-			})
-		}
-	}
+func eachGateway(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
+	run(t, name, opts, checkWsgiref, gatewaysOnly, f)
 }
 
 // startNginx runs nginx in the foreground, in its own temporary prefix,
@@ -215,8 +184,8 @@ func freeAddr(t *testing.T) string {
 }
 
 func TestGatewayEnviron(t *testing.T) {
-	eachGateway(t, "environ", Options{}, func(t *testing.T, tg *gatewayTarget) {
-		e := getEnviron(t, tg.target, "POST", "/a%20b/c?x=1&y=a%20b+c", "payload",
+	eachGateway(t, "environ", Options{}, func(t *testing.T, tg *target) {
+		e := getEnviron(t, tg, "POST", "/a%20b/c?x=1&y=a%20b+c", "payload",
 			"Content-Type", "text/plain; charset=utf-8",
 			"X-Custom", "one", "Cookie", "a=1")
 		port := tg.addr[strings.LastIndexByte(tg.addr, ':')+1:]
@@ -263,7 +232,7 @@ func TestGatewayEnviron(t *testing.T) {
 			}
 		}
 
-		e = getEnviron(t, tg.target, "GET", "/", "")
+		e = getEnviron(t, tg, "GET", "/", "")
 		for _, k := range []string{"CONTENT_TYPE", "CONTENT_LENGTH"} {
 			if _, ok := e[k]; ok {
 				t.Errorf("GET without a body: %s = %q", k, e[k])
@@ -276,8 +245,8 @@ func TestGatewayEnviron(t *testing.T) {
 }
 
 func TestGatewayScriptName(t *testing.T) {
-	eachGateway(t, "environ", Options{ScriptName: "/mnt"}, func(t *testing.T, tg *gatewayTarget) {
-		e := getEnviron(t, tg.target, "GET", "/mnt/x/y", "")
+	eachGateway(t, "environ", Options{ScriptName: "/mnt"}, func(t *testing.T, tg *target) {
+		e := getEnviron(t, tg, "GET", "/mnt/x/y", "")
 		if e.str("SCRIPT_NAME") != "/mnt" || e.str("PATH_INFO") != "/x/y" {
 			t.Errorf("SCRIPT_NAME %q PATH_INFO %q, want /mnt and /x/y", e.str("SCRIPT_NAME"), e.str("PATH_INFO"))
 		}
@@ -291,7 +260,7 @@ func TestGatewayLargeBody(t *testing.T) {
 	body := make([]byte, 9<<20+123)
 	rand.Read(body)
 	sum := sha256.Sum256(body)
-	eachGateway(t, "input_hash", Options{}, func(t *testing.T, tg *gatewayTarget) {
+	eachGateway(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
 		resp, text := tg.do(t, "POST", "/", bytes.NewReader(body), "Content-Type", "application/octet-stream")
 		var got struct {
 			Length        int    `json:"length"`
@@ -308,7 +277,7 @@ func TestGatewayLargeBody(t *testing.T) {
 }
 
 func TestGatewayStream(t *testing.T) {
-	eachGateway(t, "stream", Options{}, func(t *testing.T, tg *gatewayTarget) {
+	eachGateway(t, "stream", Options{}, func(t *testing.T, tg *target) {
 		resp, body := tg.get(t, "/?40")
 		var want strings.Builder
 		for i := 0; i < 40; i++ {
@@ -318,7 +287,7 @@ func TestGatewayStream(t *testing.T) {
 			t.Errorf("%s, %d bytes; want 200 and %d bytes", resp.Status, len(body), want.Len())
 		}
 	})
-	eachGateway(t, "big_stream", Options{}, func(t *testing.T, tg *gatewayTarget) {
+	eachGateway(t, "big_stream", Options{}, func(t *testing.T, tg *target) {
 		if resp, body := tg.get(t, "/?3"); resp.StatusCode != 200 || len(body) != 3<<20 {
 			t.Errorf("%s, %d bytes; want 3 MiB", resp.Status, len(body))
 		}
@@ -328,7 +297,7 @@ func TestGatewayStream(t *testing.T) {
 // TestGatewayStreamChunkByChunk: a generator's chunk reaches the client
 // through nginx while the application still runs.
 func TestGatewayStreamChunkByChunk(t *testing.T) {
-	eachGateway(t, "stream_gated", Options{Threads: 2}, func(t *testing.T, tg *gatewayTarget) {
+	eachGateway(t, "stream_gated", Options{Threads: 2}, func(t *testing.T, tg *target) {
 		resp, err := tg.client.Get(tg.url + "/stream")
 		if err != nil {
 			t.Fatal(err)
@@ -350,7 +319,7 @@ func TestGatewayStreamChunkByChunk(t *testing.T) {
 }
 
 func TestGatewayHead(t *testing.T) {
-	eachGateway(t, "hello", Options{}, func(t *testing.T, tg *gatewayTarget) {
+	eachGateway(t, "hello", Options{}, func(t *testing.T, tg *target) {
 		resp, body := tg.do(t, "HEAD", "/", nil)
 		if resp.StatusCode != 200 || body != "" {
 			t.Errorf("HEAD: %s with %d body bytes", resp.Status, len(body))
@@ -359,7 +328,7 @@ func TestGatewayHead(t *testing.T) {
 }
 
 func TestGatewayError(t *testing.T) {
-	eachGateway(t, "boom", Options{}, func(t *testing.T, tg *gatewayTarget) {
+	eachGateway(t, "boom", Options{}, func(t *testing.T, tg *target) {
 		resp, _ := tg.get(t, "/")
 		if resp.StatusCode != 500 {
 			t.Errorf("an exception: %s, want 500", resp.Status)
@@ -372,7 +341,7 @@ func TestGatewayError(t *testing.T) {
 			t.Errorf("again: %s, want 500", resp.Status)
 		}
 	})
-	eachGateway(t, "boom_after", Options{}, func(t *testing.T, tg *gatewayTarget) {
+	eachGateway(t, "boom_after", Options{}, func(t *testing.T, tg *target) {
 		resp, err := tg.client.Get(tg.url + "/")
 		if err != nil {
 			t.Fatal(err)
@@ -380,7 +349,7 @@ func TestGatewayError(t *testing.T) {
 		defer resp.Body.Close()
 		var buf bytes.Buffer
 		_, err = buf.ReadFrom(resp.Body)
-		if tg.name == "fcgi" && err == nil {
+		if tg.protocol == "fcgi" && err == nil {
 			// The head went out: the client must see the body cut short.
 			t.Errorf("an error after the head: the response ended cleanly with %d bytes", buf.Len())
 		}
@@ -395,18 +364,18 @@ func TestGatewayError(t *testing.T) {
 // TestGatewayKeepAlive: nginx keeps its FastCGI connection (fastcgi_keep_conn)
 // for request after request; uwsgi has one connection per request.
 func TestGatewayKeepAlive(t *testing.T) {
-	eachGateway(t, "environ", Options{}, func(t *testing.T, tg *gatewayTarget) {
+	eachGateway(t, "environ", Options{}, func(t *testing.T, tg *target) {
 		for i := 0; i < 5; i++ {
-			e := getEnviron(t, tg.target, "POST", fmt.Sprintf("/r%d", i), fmt.Sprintf("body %d", i))
+			e := getEnviron(t, tg, "POST", fmt.Sprintf("/r%d", i), fmt.Sprintf("body %d", i))
 			if e.str("PATH_INFO") != fmt.Sprintf("/r%d", i) || e.str("body") != fmt.Sprintf("body %d", i) {
 				t.Errorf("request %d: PATH_INFO %q body %q", i, e.str("PATH_INFO"), e.str("body"))
 			}
 		}
-		n := tg.ln.accepted.Load()
-		if tg.name == "fcgi" && n != 1 {
+		n := tg.accepted.Load()
+		if tg.protocol == "fcgi" && n != 1 {
 			t.Errorf("nginx opened %d FastCGI connections for 5 requests, want 1 kept", n)
 		}
-		if tg.name == "uwsgi" && n != 5 {
+		if tg.protocol == "uwsgi" && n != 5 {
 			t.Errorf("nginx opened %d uwsgi connections for 5 requests, want 5", n)
 		}
 	})

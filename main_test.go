@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,8 +21,9 @@ import (
 )
 
 // The tests start the interpreter once, with testdata/ on sys.path, and
-// serve the applications of testdata/conformance.py through both front
-// ends: the HTTP/1.1 engine (Server) and net/http (App as http.Handler).
+// serve the applications of testdata/conformance.py through both HTTP front
+// ends, the HTTP/1.1 engine (Server) and net/http (App as http.Handler), and
+// through the FastCGI and uwsgi gateways behind nginx.
 func TestMain(m *testing.M) {
 	if err := StartPython(PythonConfig{Path: []string{"testdata"}}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -49,7 +51,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // target is an application served one way.
 type target struct {
 	name      string
-	engine    bool // served by Server (else by net/http)
+	engine    bool   // served by Server (else by net/http or a gateway)
+	protocol  string // "fcgi" or "uwsgi": served by that gateway behind nginx
 	validated bool // wrapped in wsgiref.validate.validator
 	checked   bool // served with Options.Validate
 	app       *App
@@ -58,7 +61,13 @@ type target struct {
 	log       *syncBuffer // error log
 	errors    *syncBuffer // wsgi.errors
 	client    *http.Client
+	accepted  *atomic.Int32 // gateways: the connections nginx opened to gowsgi
 }
+
+// gateway reports whether the target is a gateway behind nginx: nginx, not
+// gowsgi, parses the client's request and frames the response it gets, and
+// defines what a front server defines (REMOTE_ADDR, SERVER_PORT, ...).
+func (tg *target) gateway() bool { return tg.protocol != "" }
 
 // newApp loads an application with its logs captured.
 func newApp(t *testing.T, opts Options) (*App, *syncBuffer, *syncBuffer) {
@@ -106,13 +115,16 @@ func serve(t *testing.T, v variant, opts Options) *target {
 	}
 	opts.Validate = opts.Validate || v.checked
 	app, log, errs := newApp(t, opts)
-	tg := &target{name: v.String(), engine: v.engine, validated: v.validated, app: app, log: log, errors: errs}
+	tg := &target{name: v.String(), engine: v.engine, protocol: v.protocol, validated: v.validated, checked: v.checked, app: app, log: log, errors: errs}
 	tr := &http.Transport{DisableCompression: true}
 	tg.client = &http.Client{Transport: tr, Timeout: 60 * time.Second}
 	t.Cleanup(tr.CloseIdleConnections)
-	if v.engine {
+	switch {
+	case v.protocol != "":
+		tg.addr, tg.accepted = serveGateway(t, app, v.protocol)
+	case v.engine:
 		tg.addr = serveEngine(t, app, nil)
-	} else {
+	default:
 		srv := httptest.NewServer(app)
 		t.Cleanup(srv.Close)
 		tg.addr = srv.Listener.Addr().String()
@@ -121,12 +133,20 @@ func serve(t *testing.T, v variant, opts Options) *target {
 	return tg
 }
 
-type variant struct{ engine, validated, checked bool }
+// variant is one way to serve an application: protocol "" is HTTP, by the
+// engine or by net/http.
+type variant struct {
+	engine, validated, checked bool
+	protocol                   string
+}
 
 func (v variant) String() string {
 	s := "nethttp"
 	if v.engine {
 		s = "engine"
+	}
+	if v.protocol != "" {
+		s = v.protocol
 	}
 	if v.validated {
 		s += "+validator"
@@ -137,24 +157,50 @@ func (v variant) String() string {
 	return s
 }
 
+// variants are the ways the conformance tests serve an application.
+var variants = []variant{
+	{engine: true}, {}, {engine: true, validated: true}, {validated: true}, {engine: true, checked: true},
+	{protocol: "fcgi"}, {protocol: "uwsgi"}, {protocol: "fcgi", validated: true}, {protocol: "uwsgi", validated: true},
+}
+
+// Which front ends a test runs through.
+const (
+	allFrontEnds = iota // HTTP and the gateways
+	httpOnly            // the engine and net/http
+	gatewaysOnly        // FastCGI and uwsgi behind nginx
+)
+
 // eachTarget runs f against the conformance application name, served by
-// both front ends, each plain and behind wsgiref.validate.validator, and by
-// the engine with Options.Validate; neither validator may fire.
+// both HTTP front ends and both gateways, each plain and behind
+// wsgiref.validate.validator, and by the engine with Options.Validate;
+// neither validator may fire.
 func eachTarget(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, checkAll, f)
+	run(t, name, opts, checkAll, allFrontEnds, f)
 }
 
 // eachWsgiref is eachTarget without Options.Validate, for applications
 // that pass wsgiref.validate but break a rule only gowsgi's validator
 // checks (a body on a 204, to see the server drop it).
 func eachWsgiref(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, checkWsgiref, f)
+	run(t, name, opts, checkWsgiref, allFrontEnds, f)
 }
 
 // eachPlain is eachTarget without the validator, for applications that
 // break a rule on purpose or use what the validator forbids.
 func eachPlain(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, checkNone, f)
+	run(t, name, opts, checkNone, allFrontEnds, f)
+}
+
+// eachHTTPTarget is eachTarget for what only HTTP front ends do: the
+// client's connection itself (its framing, its keep-alive, its pace),
+// which behind a gateway is nginx's.
+func eachHTTPTarget(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
+	run(t, name, opts, checkAll, httpOnly, f)
+}
+
+// eachHTTPPlain is eachHTTPTarget without the validator.
+func eachHTTPPlain(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
+	run(t, name, opts, checkNone, httpOnly, f)
 }
 
 // Which validators a test runs its application behind.
@@ -164,9 +210,12 @@ const (
 	checkAll            // that, and Options.Validate
 )
 
-func run(t *testing.T, name string, opts Options, check int, f func(t *testing.T, tg *target)) {
-	for _, v := range []variant{{true, false, false}, {false, false, false}, {true, true, false}, {false, true, false}, {true, false, true}} {
+func run(t *testing.T, name string, opts Options, check, frontEnds int, f func(t *testing.T, tg *target)) {
+	for _, v := range variants {
 		if v.validated && check < checkWsgiref || v.checked && check < checkAll {
+			continue
+		}
+		if v.protocol != "" && frontEnds == httpOnly || v.protocol == "" && frontEnds == gatewaysOnly {
 			continue
 		}
 		t.Run(v.String(), func(t *testing.T) {
