@@ -33,16 +33,32 @@ type cgiLocal struct {
 //     (the front server gives them again as CONTENT_*), and names holding
 //     a '.', which could replace the server's own wsgi.* keys;
 //   - SCRIPT_NAME: when the front server gives none (or an empty one), the
-//     mount prefix (--script-name) is split off PATH_INFO, as over HTTP.
+//     mount prefix (--script-name) is split off PATH_INFO, as over HTTP;
+//   - a request header the front server sends once per header line (nginx
+//     before 1.23 sends two Cookie lines as two HTTP_COOKIE variables)
+//     becomes one variable, as over HTTP: the values joined with ", ",
+//     cookies with "; ". Any other variable given twice keeps its last
+//     value (fastcgi_param SCRIPT_NAME after include fastcgi_params);
+//   - RAW_URI, when the front server gives none, is REQUEST_URI, as over
+//     HTTP.
 //
 // HTTPS=on/1/yes or REQUEST_SCHEME=https make wsgi.url_scheme "https".
 // SERVER_NAME and SERVER_PORT default to HTTP_HOST, else the listening
 // address; QUERY_STRING, PATH_INFO and SERVER_PROTOCOL are always present.
 func (r *request) environFromCGI(vars [][2][]byte, local cgiLocal) cgiRequest {
 	var method, scriptName, pathInfo, query, contentLength, serverName, serverPort, protocol, host []byte
-	var haveMethod, havePath, haveProtocol, https bool
-	for _, v := range vars {
+	var requestURI []byte
+	var haveMethod, havePath, haveProtocol, haveRawURI, https bool
+	var joined []byte
+	for i, v := range vars {
 		name, value := v[0], v[1]
+		if isHeaderVar(name) {
+			var first bool
+			value, first = joinHeaderVar(vars, i, &joined)
+			if !first {
+				continue
+			}
+		}
 		switch string(name) {
 		case "REQUEST_METHOD":
 			method, haveMethod = value, true
@@ -73,6 +89,12 @@ func (r *request) environFromCGI(vars [][2][]byte, local cgiLocal) cgiRequest {
 		case "REQUEST_SCHEME":
 			https = https || string(value) == "https"
 			setNamedVar(r, "REQUEST_SCHEME", value)
+		case "REQUEST_URI":
+			requestURI = value
+			setVar(r, C.GW_K_REQUEST_URI, value)
+		case "RAW_URI":
+			haveRawURI = true
+			setVar(r, C.GW_K_RAW_URI, value)
 		case "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "":
 		default:
 			if !hasDot(name) {
@@ -82,6 +104,9 @@ func (r *request) environFromCGI(vars [][2][]byte, local cgiLocal) cgiRequest {
 	}
 	if https {
 		r.c.in_flags |= C.GW_IN_HTTPS
+	}
+	if !haveRawURI && requestURI != nil {
+		setVar(r, C.GW_K_RAW_URI, requestURI)
 	}
 	if !haveProtocol {
 		protocol = []byte("HTTP/1.0")
@@ -132,6 +157,44 @@ func (r *request) environFromCGI(vars [][2][]byte, local cgiLocal) cgiRequest {
 		return cgiRequest{status: 400, length: noBody}
 	}
 	return cgiRequest{length: n}
+}
+
+// isHeaderVar reports whether a variable is a request header's. HTTP_HOST
+// is not joined: a front server sends one Host.
+func isHeaderVar(name []byte) bool {
+	return len(name) > 5 && string(name[:5]) == "HTTP_" && string(name) != "HTTP_HOST"
+}
+
+// joinHeaderVar returns the value of the header variable vars[i] joined
+// with the later ones of the same name (into *buf, reused), and whether
+// vars[i] is the first of its name: the later ones are then skipped.
+// Requests rarely repeat a header, so the cost is comparing names.
+func joinHeaderVar(vars [][2][]byte, i int, buf *[]byte) ([]byte, bool) {
+	name, value := vars[i][0], vars[i][1]
+	for _, v := range vars[:i] {
+		if string(v[0]) == string(name) {
+			return nil, false
+		}
+	}
+	sep := ", "
+	if string(name) == "HTTP_COOKIE" {
+		sep = "; "
+	}
+	joined := false
+	for _, v := range vars[i+1:] {
+		if string(v[0]) != string(name) {
+			continue
+		}
+		if !joined {
+			*buf = append((*buf)[:0], value...)
+			joined = true
+		}
+		*buf = append(append(*buf, sep...), v[1]...)
+	}
+	if joined {
+		value = *buf
+	}
+	return value, true
 }
 
 // isOn reads HTTPS as wsgiref.util.guess_scheme does.

@@ -148,6 +148,22 @@ func TestFastCGIProtocol(t *testing.T) {
 		}
 	})
 
+	// A front server may send a repeated header as repeated variables
+	// (nginx before 1.23 does): joined as over HTTP. Other variables given
+	// twice keep their last value.
+	t.Run("repeated variables", func(t *testing.T) {
+		f := dialFastCGI(t, addr)
+		vars := append(append([]string(nil), getVars...), "HTTP_COOKIE", "a=1", "HTTP_X_CUSTOM", "one", "HTTP_COOKIE", "b=2",
+			"HTTP_X_CUSTOM", "two", "SCRIPT_NAME", "/whole/path", "SCRIPT_NAME", "", "REQUEST_URI", "/p?q")
+		f.begin(1, false, vars, 1000, []byte{})
+		out, _ := f.response(1)
+		for _, want := range []string{`"HTTP_COOKIE": "a=1; b=2"`, `"HTTP_X_CUSTOM": "one, two"`, `"SCRIPT_NAME": ""`, `"RAW_URI": "/p?q"`, `"REQUEST_URI": "/p?q"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("no %s in %q", want, out)
+			}
+		}
+	})
+
 	t.Run("multiplexing refused", func(t *testing.T) {
 		f := dialFastCGI(t, addr)
 		f.begin(1, true, getVars, 1000, nil) // its stdin not sent yet: in progress

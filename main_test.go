@@ -69,6 +69,27 @@ type target struct {
 // defines what a front server defines (REMOTE_ADDR, SERVER_PORT, ...).
 func (tg *target) gateway() bool { return tg.protocol != "" }
 
+// What nginx defines for the gateways, with the configuration of
+// docs/gateways.md (Debian's fastcgi_params and uwsgi_params).
+
+// hostVar is the HTTP_HOST the application gets for a request with the
+// Host header host ("" for none), and whether it gets one. Behind nginx it
+// is nginx's $host, always sent: the host name without its port ("" for a
+// request without a Host header and a server without server_name).
+func (tg *target) hostVar(host string) (string, bool) {
+	if !tg.gateway() {
+		return host, host != ""
+	}
+	name, _ := splitHostPort(host)
+	return name, true
+}
+
+// cutShortVisible reports whether the client can tell a response without
+// a Content-Length cut short by an error from a whole one. Behind nginx
+// over uwsgi it cannot: the end of the connection ends a uwsgi response,
+// so nginx ends its response to the client cleanly.
+func (tg *target) cutShortVisible() bool { return tg.protocol != "uwsgi" }
+
 // newApp loads an application with its logs captured.
 func newApp(t *testing.T, opts Options) (*App, *syncBuffer, *syncBuffer) {
 	t.Helper()
