@@ -105,8 +105,11 @@ func TestInputChunked(t *testing.T) {
 
 // wsgi.input ends where the body ends, even when the application asks for
 // more: the next pipelined request stays intact.
+//
+// HTTP only: pipelining is the client connection's, which behind a gateway
+// is nginx's.
 func TestInputNeverPastBody(t *testing.T) {
-	eachTarget(t, "input_read", Options{}, func(t *testing.T, tg *target) {
+	eachHTTPTarget(t, "input_read", Options{}, func(t *testing.T, tg *target) {
 		if !tg.engine {
 			return // net/http does not pipeline; the engine does
 		}
@@ -149,9 +152,11 @@ func TestInputExpectContinue(t *testing.T) {
 
 // A client that goes away in the middle of its body makes read() raise in
 // the application, which gets a 500 the client no longer sees; the server
-// stays up.
+// stays up. (HTTP only: nginx reads the whole body before it passes the
+// request on, so such a client never reaches a gateway; a front server
+// giving up on a request is TestFastCGIProtocol's abort.)
 func TestInputClientGone(t *testing.T) {
-	eachTarget(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
+	eachHTTPTarget(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
 		c, err := net.Dial("tcp", tg.addr)
 		if err != nil {
 			t.Fatal(err)

@@ -53,8 +53,8 @@ type target struct {
 	name      string
 	engine    bool   // served by Server (else by net/http or a gateway)
 	protocol  string // "fcgi" or "uwsgi": served by that gateway behind nginx
-	validated bool // wrapped in wsgiref.validate.validator
-	checked   bool // served with Options.Validate
+	validated bool   // wrapped in wsgiref.validate.validator
+	checked   bool   // served with Options.Validate
 	app       *App
 	url       string
 	addr      string
@@ -68,6 +68,10 @@ type target struct {
 // gowsgi, parses the client's request and frames the response it gets, and
 // defines what a front server defines (REMOTE_ADDR, SERVER_PORT, ...).
 func (tg *target) gateway() bool { return tg.protocol != "" }
+
+// netHTTP reports whether net/http serves the target, which writes the
+// status line and frames the response its own way.
+func (tg *target) netHTTP() bool { return !tg.engine && !tg.gateway() }
 
 // What nginx defines for the gateways, with the configuration of
 // docs/gateways.md (Debian's fastcgi_params and uwsgi_params).
