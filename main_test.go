@@ -91,7 +91,9 @@ func (tg *target) hostVar(host string) (string, bool) {
 // cutShortVisible reports whether the client can tell a response without
 // a Content-Length cut short by an error from a whole one. Behind nginx
 // over uwsgi it cannot: the end of the connection ends a uwsgi response,
-// so nginx ends its response to the client cleanly.
+// so nginx ends its response to the client cleanly. (Resetting the
+// connection instead makes nginx cut its response, but drop the part of
+// the body it had received.)
 func (tg *target) cutShortVisible() bool { return tg.protocol != "uwsgi" }
 
 // newApp loads an application with its logs captured.
