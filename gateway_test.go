@@ -167,7 +167,7 @@ http {
 			c.Close()
 			return addr
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond) // nginx listens within milliseconds
 	}
 	t.Fatalf("nginx did not listen on %s", addr)
 	return ""
