@@ -135,14 +135,15 @@ func (rep *report) hugeBodies(port int, env []string) {
 			warm = url
 		}
 		c.run(warm)
-		pid := r.cmd.Process.Pid
-		idle := procStatus(pid, "VmRSS:")
+		pid := r.worker()
+		status := fmt.Sprintf("/proc/%d/status", pid)
+		idle := procKB(status, "VmRSS:")
 		os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0) // resets VmHWM
 		n, err := c.run(url + "?1024")
-		peak := procStatus(pid, "VmHWM:")
+		peak := procKB(status, "VmHWM:")
 		r.stop()
 		rise := peak - idle
-		line := fmt.Sprintf("gowsgi, %s: idle RSS %.1f MiB, peak %.1f MiB (+%.1f MiB), %d bytes", c.what,
+		line := fmt.Sprintf("gowsgi, %s: the worker's idle RSS %.1f MiB, peak %.1f MiB (+%.1f MiB), %d bytes", c.what,
 			float64(idle)/(1<<20), float64(peak)/(1<<20), float64(rise)/(1<<20), n)
 		if err != nil {
 			line += ", error: " + err.Error()

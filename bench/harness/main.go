@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -65,6 +67,7 @@ func (m measurement) median() result {
 	for _, r := range m.runs {
 		med.errors += r.errors
 		med.rss = max(med.rss, r.rss)
+		med.pss = max(med.pss, r.pss)
 	}
 	return med
 }
@@ -123,6 +126,14 @@ func main() {
 		log.Fatal("run from the repository's top directory (bench/run does)")
 	}
 
+	// Interrupted: stop the servers rather than leave them running.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		stopAll()
+		os.Exit(1)
+	}()
 	rep := &report{cfg: cfg, started: time.Now(), results: map[key]*measurement{}, failures: map[key]string{}}
 	filePath := filepath.Join(os.TempDir(), "gowsgi-bench-100MiB")
 	if err := makeFile(filePath, cfg.fileSize); err != nil {
@@ -250,15 +261,17 @@ func (rep *report) measure(a app, list []server, port int, env []string, ph phas
 				if rep.results[k] == nil {
 					rep.results[k] = &measurement{}
 				}
-				rssDone := make(chan int64)
+				memDone := make(chan [2]int64)
 				go func() {
 					time.Sleep(cfg.duration / 2)
-					rssDone <- l.r.rss()
+					rss, pss := l.r.memory()
+					memDone <- [2]int64{rss, pss}
 				}()
 				cpu0, t0 := l.r.cpuTime(), time.Now()
 				res, err := wrkRun(ph.clientCPU, l.url, script, c, cfg.duration)
 				res.cpu = float64(l.r.cpuTime()-cpu0) / float64(time.Since(t0))
-				res.rss = <-rssDone
+				mem := <-memDone
+				res.rss, res.pss = mem[0], mem[1]
 				if err != nil {
 					log.Printf("%s / %s / %d: %v", a.name, l.s.name, c, err)
 					continue

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -122,6 +123,7 @@ func start(argv []string, dir string, cpu string, port int, env []string) (*runn
 		return nil, err
 	}
 	r := &running{cmd: cmd, port: port, log: logf}
+	live.Store(r, true)
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
@@ -149,8 +151,22 @@ func (r *running) output() string {
 	return strings.TrimSpace(s)
 }
 
+// live holds the servers running, for stopAll.
+var live sync.Map
+
+// stopAll stops every server still running: the harness is interrupted.
+func stopAll() {
+	live.Range(func(k, _ any) bool {
+		k.(*running).stop()
+		return true
+	})
+}
+
 // stop ends the whole process group: SIGTERM, then SIGKILL.
 func (r *running) stop() {
+	if _, ok := live.LoadAndDelete(r); !ok {
+		return
+	}
 	pgid := r.cmd.Process.Pid
 	syscall.Kill(-pgid, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -187,13 +203,28 @@ func (r *running) pids() []int {
 	return out
 }
 
-// rss is the resident memory of the server's process group, in bytes.
-func (r *running) rss() int64 {
-	var total int64
+// worker is the process serving: the one child of a master, else the
+// server's only process.
+func (r *running) worker() int {
 	for _, pid := range r.pids() {
-		total += procStatus(pid, "VmRSS:")
+		if pid != r.cmd.Process.Pid {
+			return pid
+		}
 	}
-	return total
+	return r.cmd.Process.Pid
+}
+
+// memory is the resident memory of the server's process group, in bytes:
+// rss sums every process's RSS, so pages the processes share (a master's
+// and its workers' code, libraries) count once per process; pss divides
+// each shared page among the processes sharing it, so the group's pages
+// count once.
+func (r *running) memory() (rss, pss int64) {
+	for _, pid := range r.pids() {
+		rss += procKB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
+		pss += procKB(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss:")
+	}
+	return rss, pss
 }
 
 // cpuTime is the CPU time the server's process group used so far.
@@ -216,9 +247,10 @@ func (r *running) cpuTime() time.Duration {
 	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
-// procStatus reads a kB field of /proc/PID/status, in bytes.
-func procStatus(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// procKB reads a kB field of a /proc file such as /proc/PID/status, in
+// bytes.
+func procKB(path, field string) int64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}

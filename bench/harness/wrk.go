@@ -16,7 +16,7 @@ type result struct {
 	p50, p99 time.Duration
 	errors   int64 // socket errors and non-2xx answers
 	requests int64
-	rss      int64   // server RSS sampled during the run
+	rss, pss int64   // server memory sampled during the run (see running.memory)
 	cpu      float64 // share of one CPU the server used during the run
 	wrkCPU   float64 // share of one CPU wrk used
 }
