@@ -17,6 +17,16 @@ type app struct {
 	script  string // wrk Lua script, relative to bench/lua
 	threads int    // Python threads for the servers that have threads
 	check   func(url string) error
+	// timeout after which wrk counts a request as an error (default
+	// 10s): 64 clients sharing the link for 100 MiB each take longer.
+	timeout time.Duration
+}
+
+func (a app) wrkTimeout() time.Duration {
+	if a.timeout > 0 {
+		return a.timeout
+	}
+	return 10 * time.Second
 }
 
 func apps(fileSize int64) []app {
@@ -28,7 +38,7 @@ func apps(fileSize int64) []app {
 		{name: "stream", check: expectLength(16*65536, false)},
 		{name: "big", check: expectLength(4<<20, true)},
 		{name: "sleep", threads: 64, check: expectBody("slept")},
-		{name: "file", check: expectLength(fileSize, true)},
+		{name: "file", timeout: 60 * time.Second, check: expectLength(fileSize, true)},
 	}
 }
 

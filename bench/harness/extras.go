@@ -30,7 +30,7 @@ func (rep *report) slowClients(port int, env []string) {
 			continue
 		}
 		url := "http://" + addr(port) + "/"
-		wrkRun(cfg.clientCPU, url, "", 64, cfg.warmup)
+		wrkRun(cfg.clientCPU, url, "", 64, cfg.warmup, 10*time.Second)
 		base := rep.repeated(url, 64)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -67,7 +67,7 @@ func (rep *report) slowClients(port int, env []string) {
 func (rep *report) repeated(url string, conns int) result {
 	var m measurement
 	for i := 0; i < rep.cfg.repeat; i++ {
-		res, err := wrkRun(rep.cfg.clientCPU, url, "", conns, rep.cfg.duration)
+		res, err := wrkRun(rep.cfg.clientCPU, url, "", conns, rep.cfg.duration, 10*time.Second)
 		if err == nil {
 			m.runs = append(m.runs, res)
 		}
@@ -79,7 +79,9 @@ func (rep *report) repeated(url string, conns int) result {
 // when the server cuts it off.
 func slowClient(address string, stop chan struct{}) {
 	for {
-		c, err := net.Dial("tcp", address)
+		// A server that stops accepting (uWSGI here) leaves dials hanging
+		// for minutes without a timeout.
+		c, err := net.DialTimeout("tcp", address, 2*time.Second)
 		if err != nil {
 			select {
 			case <-stop:

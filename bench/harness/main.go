@@ -249,7 +249,7 @@ func (rep *report) measure(a app, list []server, port int, env []string, ph phas
 			r.stop()
 			continue
 		}
-		if _, err := wrkRun(ph.clientCPU, url, script, ph.conns[len(ph.conns)-1], cfg.warmup); err != nil {
+		if _, err := wrkRun(ph.clientCPU, url, script, ph.conns[len(ph.conns)-1], cfg.warmup, a.wrkTimeout()); err != nil {
 			log.Printf("warm-up: %v", err)
 		}
 		up = append(up, live{s, r, url})
@@ -268,7 +268,7 @@ func (rep *report) measure(a app, list []server, port int, env []string, ph phas
 					memDone <- [2]int64{rss, pss}
 				}()
 				cpu0, t0 := l.r.cpuTime(), time.Now()
-				res, err := wrkRun(ph.clientCPU, l.url, script, c, cfg.duration)
+				res, err := wrkRun(ph.clientCPU, l.url, script, c, cfg.duration, a.wrkTimeout())
 				res.cpu = float64(l.r.cpuTime()-cpu0) / float64(time.Since(t0))
 				mem := <-memDone
 				res.rss, res.pss = mem[0], mem[1]

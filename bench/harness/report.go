@@ -40,10 +40,18 @@ func (rep *report) ratio(app, other string, goal float64) {
 		// The other server failing the check counts for gowsgi.
 		t.measured = fmt.Sprintf("%s fails: %s", other, rep.failures[key{app, other, 0}])
 		t.met = g.errors == 0 && rep.failures[key{app, other, 0}] != ""
+	case o.rps < 1:
+		// The other server stalls under the load (uWSGI's http11 socket on
+		// a response without a length): no meaningful ratio.
+		t.measured = fmt.Sprintf("%.0f req/s vs %s %.1f req/s with %d errors", g.rps, other, o.rps, o.errors)
+		t.met = g.errors == 0
 	default:
 		r := g.rps / o.rps
 		t.measured = fmt.Sprintf("%.2f× (%.0f vs %.0f req/s)", r, g.rps, o.rps)
 		t.met = r >= goal && g.errors == 0
+	}
+	if g.errors > 0 {
+		t.measured += fmt.Sprintf("; gowsgi had %d errors", g.errors)
 	}
 	rep.targets = append(rep.targets, t)
 }
@@ -86,7 +94,7 @@ func (rep *report) evaluate() {
 		if best > 0 {
 			rep.targets = append(rep.targets, target{
 				name:     "file (100 MiB, wsgi.file_wrapper): gowsgi / " + bestName,
-				measured: fmt.Sprintf("%.2f× (%.1f vs %.1f req/s)", g.rps/best, g.rps, best),
+				measured: fmt.Sprintf("%.2f× (%.1f vs %.1f req/s), gowsgi errors %d", g.rps/best, g.rps, best, g.errors),
 				goal:     "≥ 1.5×", met: g.rps/best >= 1.5 && g.errors == 0,
 			})
 		}

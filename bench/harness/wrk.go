@@ -22,8 +22,9 @@ type result struct {
 }
 
 // wrkRun runs wrk pinned to cpu against url.
-func wrkRun(cpu, url, script string, conns int, d time.Duration) (result, error) {
-	args := []string{"-t1", "-c" + strconv.Itoa(conns), "-d" + fmt.Sprintf("%ds", int(d.Seconds())), "--latency", "--timeout", "10s"}
+func wrkRun(cpu, url, script string, conns int, d, timeout time.Duration) (result, error) {
+	args := []string{"-t1", "-c" + strconv.Itoa(conns), "-d" + fmt.Sprintf("%ds", int(d.Seconds())), "--latency",
+		"--timeout", fmt.Sprintf("%ds", int(timeout.Seconds()))}
 	if script != "" {
 		args = append(args, "-s", script)
 	}
