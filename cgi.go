@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -51,23 +50,11 @@ func (a *App) ServeCGI(env []string, stdin io.Reader, stdout io.Writer, opts CGI
 	r.sink = s
 	r.info.started = time.Now()
 	req := r.environFromCGI(vars, cgiLocal{name: "localhost", port: "80"})
-	if req.status == 0 {
-		var body io.Reader
-		if req.length > 0 {
-			body = io.LimitReader(stdin, req.length)
-		}
-		if status, err := r.setBody(body, req.length, false); status != 0 {
-			a.log.Info("rejected request body", "request", r.describe(), "error", err)
-			req.status = status
-		}
+	var body io.Reader
+	if req.length > 0 {
+		body = io.LimitReader(stdin, req.length)
 	}
-	if req.status != 0 {
-		r.respond(req.status, http.StatusText(req.status))
-	} else if err := a.pool.run(r); err != nil {
-		r.respond(503, "Service Unavailable")
-	} else {
-		r.finish()
-	}
+	r.runCGI(req, body)
 	a.access.log(r)
 	if err := s.w.Flush(); err != nil {
 		return err

@@ -4,6 +4,8 @@ package gowsgi
 import "C"
 
 import (
+	"io"
+	"net/http"
 	"strconv"
 )
 
@@ -16,6 +18,28 @@ import (
 type cgiRequest struct {
 	status int   // 0, or the status to answer instead of running the application
 	length int64 // CONTENT_LENGTH, or noBody when the front server gave none
+}
+
+// runCGI runs a request whose environ came from CGI variables, its body
+// from body (nil: none): the application through the pool, or the status
+// the gateway or the body already decided (400, 413, ...), or 503 when
+// no Python thread could take it.
+func (r *request) runCGI(req cgiRequest, body io.Reader) {
+	a := r.app
+	if req.status == 0 {
+		if status, err := r.setBody(body, req.length, false); status != 0 {
+			a.log.Info("rejected request body", "request", r.describe(), "error", err)
+			req.status = status
+		}
+	}
+	if req.status != 0 {
+		r.respond(req.status, http.StatusText(req.status))
+	} else if err := a.pool.run(r); err != nil {
+		a.log.Warn("request not served", "request", r.describe(), "reason", err)
+		r.respond(503, "Service Unavailable", [2]string{"Retry-After", "1"})
+	} else {
+		r.finish()
+	}
 }
 
 // cgiLocal is what a gateway knows of its own end, for the variables the

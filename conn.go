@@ -103,8 +103,9 @@ func (c *conn) closeIfIdle() {
 	}
 }
 
+func (c *conn) closeNow() { c.nc.Close() }
+
 func (c *conn) serve() {
-	defer c.srv.forget(c)
 	defer c.nc.Close()
 	defer c.flush() // whatever response is still buffered
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.HeaderTimeout))
@@ -152,7 +153,7 @@ func (c *conn) readHead(first bool) (int, error) {
 		// connection is not turned away: its client has sent, or is
 		// sending, its first request (see freshGrace).
 		c.idle.Store(true)
-		if !first && c.srv.closing.Load() {
+		if !first && c.srv.set.closing.Load() {
 			return 0, ErrServerClosed
 		}
 	}
@@ -232,7 +233,7 @@ func (c *conn) exchange(n int) bool {
 	r.info.started = time.Now()
 	hreq := &c.hreq
 	c.minor = hreq.Minor
-	c.closing = hreq.Close || c.srv.closing.Load()
+	c.closing = hreq.Close || c.srv.set.closing.Load()
 	c.chunked = false
 	r.isHead = string(hreq.Method) == "HEAD"
 

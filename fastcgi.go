@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -42,9 +41,8 @@ func (s *FastCGIServer) Serve(ln net.Listener) error {
 		if s.IOTimeout <= 0 {
 			s.IOTimeout = 60 * time.Second
 		}
-		s.gw.log = s.App.log.Warn
 	})
-	return s.gw.serve(ln, func(gc *gatewayConn) { newFCGIConn(s, gc).serve() })
+	return s.gw.serve(ln, s.App.log, func(gc *gatewayConn) { newFCGIConn(s, gc).serve() })
 }
 
 // Shutdown stops accepting, closes idle connections, and waits for the
@@ -290,20 +288,7 @@ func (c *fcgiConn) exchange(ex *fcgiExchange) bool {
 		// No CONTENT_LENGTH, but a body: read to its end (setBody).
 		req.length = unknownBody
 	}
-	if req.status == 0 {
-		if status, err := r.setBody(ex, req.length, false); status != 0 {
-			a.log.Info("rejected request body", "request", r.describe(), "error", err)
-			req.status = status
-		}
-	}
-	if req.status != 0 {
-		r.respond(req.status, http.StatusText(req.status))
-	} else if err := a.pool.run(r); err != nil {
-		a.log.Warn("request not served", "request", r.describe(), "reason", err)
-		r.respond(503, "Service Unavailable", [2]string{"Retry-After", "1"})
-	} else {
-		r.finish()
-	}
+	r.runCGI(req, ex)
 	a.access.log(r)
 	close(ex.done) // the reader drops what is left of its stdin
 

@@ -2,12 +2,10 @@ package gowsgi
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gowsgi/gowsgi/internal/fcgi"
 )
@@ -21,19 +19,8 @@ func serveFastCGI(t *testing.T, name string, opts Options) (string, *syncBuffer)
 	t.Helper()
 	opts.App = "conformance:" + name
 	app, log, _ := newApp(t, opts)
-	srv := &FastCGIServer{App: app}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { srv.Serve(ln); close(done) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	})
+	ln := listenLocal(t)
+	serveUntilCleanup(t, &FastCGIServer{App: app}, ln)
 	return ln.Addr().String(), log
 }
 

@@ -1,26 +1,16 @@
 package gowsgi
 
 import (
-	"context"
-	"errors"
+	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
-// gateway is the listening side shared by the servers that take requests
-// from a front server (FastCGIServer, UWSGIServer): the accept loop, the
-// connections in use, and a graceful Shutdown that lets the requests in
-// progress finish.
+// gateway is the listening side of the servers that take requests from a
+// front server (FastCGIServer, UWSGIServer): a connSet of gatewayConns.
 type gateway struct {
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*gatewayConn]struct{}
-	closing   atomic.Bool
-	accepting sync.WaitGroup
-	done      chan struct{}
-	log       func(msg string, args ...any)
+	connSet[*gatewayConn]
 }
 
 // gatewayConn is one connection from the front server.
@@ -33,75 +23,17 @@ type gatewayConn struct {
 	closed bool
 }
 
-func (g *gateway) init() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.conns == nil {
-		g.listeners = make(map[net.Listener]struct{})
-		g.conns = make(map[*gatewayConn]struct{})
-		g.done = make(chan struct{})
-	}
-}
-
 // serve accepts connections on ln until shutdown, each served by handle on
 // its own goroutine.
-func (g *gateway) serve(ln net.Listener, handle func(*gatewayConn)) error {
-	g.init()
-	g.mu.Lock()
-	if g.closing.Load() {
-		g.mu.Unlock()
-		return ErrServerClosed
-	}
-	g.listeners[ln] = struct{}{}
-	g.accepting.Add(1)
-	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.listeners, ln)
-		g.mu.Unlock()
-		g.accepting.Done()
-	}()
-	var backoff time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if g.closing.Load() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporaryAccept(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				g.log("accept failed; retrying", "error", err, "in", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		gc := &gatewayConn{nc: nc, fresh: true}
-		g.mu.Lock()
-		g.conns[gc] = struct{}{}
-		g.mu.Unlock()
-		go func() {
-			defer g.forget(gc)
-			defer nc.Close()
+func (g *gateway) serve(ln net.Listener, log *slog.Logger, handle func(*gatewayConn)) error {
+	return g.connSet.serve(ln, log, func(nc net.Conn) *gatewayConn { return &gatewayConn{nc: nc, fresh: true} },
+		func(gc *gatewayConn) {
+			defer gc.nc.Close()
 			handle(gc)
-		}()
-	}
+		})
 }
 
-func (g *gateway) forget(gc *gatewayConn) {
-	g.mu.Lock()
-	delete(g.conns, gc)
-	empty := len(g.conns) == 0
-	g.mu.Unlock()
-	if empty && g.closing.Load() {
-		select {
-		case g.done <- struct{}{}:
-		default:
-		}
-	}
-}
+func (gc *gatewayConn) closeNow() { gc.nc.Close() }
 
 // start marks a request begun on the connection. It reports false when
 // Shutdown closed the connection already.
@@ -142,43 +74,6 @@ func (gc *gatewayConn) closeIfIdle() {
 				gc.nc.Close()
 			}
 		})
-	}
-}
-
-// shutdown stops accepting, closes idle connections and waits for the
-// requests in progress, as Server.Shutdown does.
-func (g *gateway) shutdown(ctx context.Context) error {
-	g.init()
-	g.mu.Lock()
-	g.closing.Store(true)
-	for ln := range g.listeners {
-		ln.Close()
-	}
-	g.mu.Unlock()
-	g.accepting.Wait()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		g.mu.Lock()
-		for gc := range g.conns {
-			gc.closeIfIdle()
-		}
-		n := len(g.conns)
-		g.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			g.mu.Lock()
-			for gc := range g.conns {
-				gc.nc.Close()
-			}
-			g.mu.Unlock()
-			return ctx.Err()
-		case <-g.done:
-		case <-tick.C:
-		}
 	}
 }
 

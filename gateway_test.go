@@ -3,7 +3,6 @@ package gowsgi
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -66,31 +65,16 @@ func (l *countingListener) Accept() (net.Conn, error) {
 // to the gateway.
 func serveGateway(t *testing.T, app *App, protocol string) (string, *atomic.Int32) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLocal(t)
 	cl := &countingListener{Listener: ln}
-	var shutdown func(context.Context) error
-	done := make(chan struct{})
 	switch protocol {
 	case "fcgi":
-		srv := &FastCGIServer{App: app}
-		go func() { srv.Serve(cl); close(done) }()
-		shutdown = srv.Shutdown
+		serveUntilCleanup(t, &FastCGIServer{App: app}, cl)
 	case "uwsgi":
-		srv := &UWSGIServer{App: app}
-		go func() { srv.Serve(cl); close(done) }()
-		shutdown = srv.Shutdown
+		serveUntilCleanup(t, &UWSGIServer{App: app}, cl)
 	default:
 		t.Fatalf("no gateway %q", protocol)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		shutdown(ctx)
-		<-done
-	})
 	return startNginx(t, ln.Addr().String(), nginxLocations[protocol]), &cl.accepted
 }
 

@@ -117,10 +117,27 @@ func serveEngine(t *testing.T, app *App, configure func(*Server)) string {
 	if configure != nil {
 		configure(srv)
 	}
+	ln := listenLocal(t)
+	serveUntilCleanup(t, srv, ln)
+	return ln.Addr().String()
+}
+
+// listenLocal listens on a free port of 127.0.0.1.
+func listenLocal(t *testing.T) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// serveUntilCleanup serves ln with srv (Server, FastCGIServer,
+// UWSGIServer) until the test ends, then shuts it down.
+func serveUntilCleanup(t *testing.T, srv interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}, ln net.Listener) {
 	done := make(chan struct{})
 	go func() { srv.Serve(ln); close(done) }()
 	t.Cleanup(func() {
@@ -129,7 +146,6 @@ func serveEngine(t *testing.T, app *App, configure func(*Server)) string {
 		srv.Shutdown(ctx)
 		<-done
 	})
-	return ln.Addr().String()
 }
 
 // serve loads the application and serves it the way v says.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/h1"
@@ -33,105 +32,41 @@ type Server struct {
 	// values take gunicorn's defaults (4094, 100, 8190).
 	Limits h1.Limits
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	closing   atomic.Bool
-	done      chan struct{}
-	accepting sync.WaitGroup // Serve loops running
+	once sync.Once
+	set  connSet[*conn]
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("gowsgi: server closed")
 
 func (s *Server) init() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conns != nil {
-		return
-	}
-	if s.KeepAlive <= 0 {
-		s.KeepAlive = 2 * time.Second
-	}
-	if s.HeaderTimeout <= 0 {
-		s.HeaderTimeout = 30 * time.Second
-	}
-	if s.IOTimeout <= 0 {
-		s.IOTimeout = 60 * time.Second
-	}
-	if s.Limits.RequestLine == 0 {
-		s.Limits.RequestLine = 4094
-	}
-	if s.Limits.Fields == 0 {
-		s.Limits.Fields = 100
-	}
-	if s.Limits.FieldSize == 0 {
-		s.Limits.FieldSize = 8190
-	}
-	s.listeners = make(map[net.Listener]struct{})
-	s.conns = make(map[*conn]struct{})
-	s.done = make(chan struct{})
+	s.once.Do(func() {
+		if s.KeepAlive <= 0 {
+			s.KeepAlive = 2 * time.Second
+		}
+		if s.HeaderTimeout <= 0 {
+			s.HeaderTimeout = 30 * time.Second
+		}
+		if s.IOTimeout <= 0 {
+			s.IOTimeout = 60 * time.Second
+		}
+		if s.Limits.RequestLine == 0 {
+			s.Limits.RequestLine = 4094
+		}
+		if s.Limits.Fields == 0 {
+			s.Limits.Fields = 100
+		}
+		if s.Limits.FieldSize == 0 {
+			s.Limits.FieldSize = 8190
+		}
+	})
 }
 
 // Serve accepts connections on ln until Shutdown, serving each on its own
 // goroutine.
 func (s *Server) Serve(ln net.Listener) error {
 	s.init()
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.accepting.Add(1)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-		s.accepting.Done()
-	}()
-
-	var backoff time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporaryAccept(err) {
-				// Out of descriptors or similar: wait, as net/http does.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.App.log.Warn("accept failed; retrying", "error", err, "in", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		// A connection accepted as Shutdown begins is served all the same
-		// (its client already sent its request, maybe): Shutdown waits for
-		// this loop before it counts the connections.
-		c := newConn(s, nc)
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		go c.serve()
-	}
-}
-
-func (s *Server) forget(c *conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	empty := len(s.conns) == 0
-	s.mu.Unlock()
-	if empty && s.closing.Load() {
-		select {
-		case s.done <- struct{}{}:
-		default:
-		}
-	}
+	return s.set.serve(ln, s.App.log, func(nc net.Conn) *conn { return newConn(s, nc) }, (*conn).serve)
 }
 
 // Shutdown stops accepting, closes idle connections, and waits for the
@@ -140,48 +75,8 @@ func (s *Server) forget(c *conn) {
 // ctx's error returned.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
-	s.mu.Lock()
-	s.closing.Store(true)
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	s.mu.Unlock()
-	s.accepting.Wait()
-
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		s.mu.Lock()
-		for c := range s.conns {
-			c.closeIfIdle()
-		}
-		n := len(s.conns)
-		s.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			s.mu.Lock()
-			for c := range s.conns {
-				c.nc.Close()
-			}
-			s.mu.Unlock()
-			return ctx.Err()
-		case <-s.done:
-		case <-tick.C:
-		}
-	}
+	return s.set.shutdown(ctx)
 }
 
 // activeConns counts the connections being served.
-func (s *Server) activeConns() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
-func isTemporaryAccept(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
-}
+func (s *Server) activeConns() int { return s.set.count() }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -39,9 +38,8 @@ func (s *UWSGIServer) Serve(ln net.Listener) error {
 		if s.IOTimeout <= 0 {
 			s.IOTimeout = 60 * time.Second
 		}
-		s.gw.log = s.App.log.Warn
 	})
-	return s.gw.serve(ln, s.serveConn)
+	return s.gw.serve(ln, s.App.log, s.serveConn)
 }
 
 // Shutdown stops accepting, closes connections that sent no request, and
@@ -73,23 +71,12 @@ func (s *UWSGIServer) serveConn(gc *gatewayConn) {
 	u.req = r
 	r.info.started = time.Now()
 	req := r.environFromCGI(vars, localAddr(nc))
-	if req.status == 0 && req.length > 0 {
+	var body io.Reader
+	if req.length > 0 {
 		u.body.c, u.body.n = u, req.length
-		if status, err := r.setBody(&u.body, req.length, false); status != 0 {
-			a.log.Info("rejected request body", "request", r.describe(), "error", err)
-			req.status = status
-		}
-	} else if req.status == 0 {
-		r.setBody(nil, req.length, false)
+		body = &u.body
 	}
-	if req.status != 0 {
-		r.respond(req.status, http.StatusText(req.status))
-	} else if err := a.pool.run(r); err != nil {
-		a.log.Warn("request not served", "request", r.describe(), "reason", err)
-		r.respond(503, "Service Unavailable", [2]string{"Retry-After", "1"})
-	} else {
-		r.finish()
-	}
+	r.runCGI(req, body)
 	a.access.log(r)
 	u.bw.Flush()
 }

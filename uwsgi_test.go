@@ -1,12 +1,10 @@
 package gowsgi
 
 import (
-	"context"
 	"io"
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gowsgi/gowsgi/internal/uwsgi"
 )
@@ -23,19 +21,8 @@ func uwsgiPacket(vars ...string) string {
 // connection and the server stays up.
 func TestUWSGIProtocol(t *testing.T) {
 	app, _, _ := newApp(t, Options{App: "conformance:environ"})
-	srv := &UWSGIServer{App: app}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { srv.Serve(ln); close(done) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	})
+	ln := listenLocal(t)
+	serveUntilCleanup(t, &UWSGIServer{App: app}, ln)
 	addr := ln.Addr().String()
 	good := uwsgiPacket("REQUEST_METHOD", "POST", "PATH_INFO", "/x", "QUERY_STRING", "", "HTTPS", "1",
 		"HTTP_HOST", "example.com", "CONTENT_LENGTH", "4") + "body"

@@ -2,9 +2,7 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -64,19 +62,7 @@ func runCGI(fs *pflag.FlagSet, c *config, spec string, iis bool) error {
 	if err != nil {
 		return err
 	}
-	for _, kv := range c.env {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("--env %q: expected KEY=VALUE", kv)
-		}
-		os.Setenv(k, v)
-	}
-	if c.chdir != "" {
-		if err := os.Chdir(c.chdir); err != nil {
-			return fmt.Errorf("--chdir: %w", err)
-		}
-	}
-	path, err := pythonPath(c.pythonpath)
+	path, err := setUpProcess(c)
 	if err != nil {
 		return err
 	}

@@ -179,23 +179,11 @@ func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
 	if os.Getenv("GOMAXPROCS") == "" && w.Workers > 1 {
 		runtime.GOMAXPROCS(max(1, (runtime.NumCPU()+w.Workers-1)/w.Workers))
 	}
-	for _, kv := range c.env {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("--env %q: expected KEY=VALUE", kv)
-		}
-		os.Setenv(k, v)
-	}
-	prepareWorker(c)
-	if c.chdir != "" {
-		if err := os.Chdir(c.chdir); err != nil {
-			return fmt.Errorf("--chdir: %w", err)
-		}
-	}
-	path, err := pythonPath(c.pythonpath)
+	path, err := setUpProcess(c)
 	if err != nil {
 		return err
 	}
+	prepareWorker(c)
 	listeners, err := listen.Listeners(w.Sockets)
 	if err != nil {
 		return err
@@ -287,6 +275,24 @@ func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
 	app.Close()
 	gowsgi.StopPython()
 	return nil
+}
+
+// setUpProcess applies --env and --chdir to this process, which is about
+// to start Python, and returns what goes in front of sys.path.
+func setUpProcess(c *config) ([]string, error) {
+	for _, kv := range c.env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--env %q: expected KEY=VALUE", kv)
+		}
+		os.Setenv(k, v)
+	}
+	if c.chdir != "" {
+		if err := os.Chdir(c.chdir); err != nil {
+			return nil, fmt.Errorf("--chdir: %w", err)
+		}
+	}
+	return pythonPath(c.pythonpath)
 }
 
 // pythonPath is what goes in front of sys.path: the --pythonpath entries,
