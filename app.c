@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 PyObject *gw_str_close;
 static PyObject *loader_fn;
@@ -361,16 +362,26 @@ static void reset(gw_req *r)
     r->errmsg[0] = 0;
 }
 
+unsigned long gw_python_timer_slack;
+
+void gw_restore_timer_slack(void)
+{
+    if (gw_python_timer_slack != 0)
+        prctl(PR_SET_TIMERSLACK, gw_python_timer_slack, 0, 0, 0);
+}
+
 /* gw_enter takes the GIL with the calling OS thread's Python thread
  * state, made on the thread's first call and kept for its life, so the
  * thread is one stable Python thread. */
 void gw_enter(void)
 {
     PyThreadState *tstate = PyGILState_GetThisThreadState();
-    if (tstate == NULL)
+    if (tstate == NULL) {
+        gw_restore_timer_slack();
         PyGILState_Ensure(); /* never released: the state stays */
-    else
+    } else {
         PyEval_RestoreThread(tstate);
+    }
 }
 
 void gw_leave(void)

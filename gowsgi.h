@@ -182,6 +182,10 @@ void gw_handle(gw_app *app, gw_req *req);
 void gw_finish(gw_req *req);
 void gw_interrupt(gw_req *req, uint64_t generation);
 const char *gw_key_name(int key);
+/* The timer slack of threads that run Python; 0 leaves it alone (see
+ * timerslack.go). */
+extern unsigned long gw_python_timer_slack;
+void gw_restore_timer_slack(void);
 
 /* Callbacks exported by Go (see _cgo_export.h). Each is called with the
  * GIL released. */

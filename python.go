@@ -61,6 +61,7 @@ func startPython(cfg PythonConfig) error {
 		return err
 	}
 	python.exe = exe
+	takeTimerSlack()
 	argv := cfg.Argv
 	if len(argv) == 0 {
 		argv = os.Args
@@ -72,6 +73,7 @@ func startPython(cfg PythonConfig) error {
 	// import time behave as they would under gunicorn.
 	go func() {
 		runtime.LockOSThread()
+		C.gw_restore_timer_slack()
 		started <- initInterpreter(exe, argv, cfg.Path)
 		for f := range python.calls {
 			f()

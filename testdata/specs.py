@@ -52,3 +52,24 @@ def interpreter(environ, start_response):
     }).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body]
+
+
+def timer_slack(environ, start_response):
+    """The timer slack of the request's thread and of a thread it starts."""
+    import threading
+
+    def slack():
+        with open("/proc/%d/timerslack_ns" % threading.get_native_id()) as f:
+            return int(f.read())
+
+    started = []
+    t = threading.Thread(target=lambda: started.append(slack()))
+    t.start()
+    t.join()
+    body = json.dumps({
+        "request_thread": slack(),
+        "started_thread": started[0],
+        "variable_seen": any(k.startswith("_GOWSGI_TIMERSLACK") for k in os.environ),
+    }).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]

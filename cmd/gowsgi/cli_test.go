@@ -369,3 +369,43 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo answered %d:\n%s", status, body)
 	}
 }
+
+// With one Python thread, the workers' Go runtime monitor gets a coarse
+// timer slack (so short Python calls keep their processor); the threads
+// that run Python, and those they start, keep the slack gowsgi was started
+// with. With several Python threads nothing changes.
+func TestTimerSlack(t *testing.T) {
+	own := readSlack(t, fmt.Sprintf("/proc/%d/timerslack_ns", syscall.Gettid()))
+	if own == int64(time.Millisecond) {
+		t.Fatalf("the test runs with a 1 ms timer slack already: nothing to tell apart")
+	}
+	for _, threads := range []string{"1", "2"} {
+		s := testutil.Start(t, testutil.Options{}, "--threads", threads, "--pythonpath", testutil.Testdata(), "specs:timer_slack")
+		m := cliJSON(t, s.URL+"/")
+		if m["request_thread"] != float64(own) || m["started_thread"] != float64(own) || m["variable_seen"] != false {
+			t.Errorf("--threads %s: Python sees %v, want the server's own slack %d and no _GOWSGI_TIMERSLACK", threads, m, own)
+		}
+		coarse := 0
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", s.Worker()))
+		for _, task := range tasks {
+			if readSlack(t, "/proc/"+filepath.Base(task)+"/timerslack_ns") == int64(time.Millisecond) {
+				coarse++
+			}
+		}
+		if want := threads == "1"; (coarse > 0) != want {
+			t.Errorf("--threads %s: %d of the worker's %d threads have the 1 ms slack; want some: %v", threads, coarse, len(tasks), want)
+		}
+		s.Stop()
+	}
+}
+
+func readSlack(t *testing.T, path string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	var n int64
+	fmt.Sscan(string(b), &n)
+	return n
+}

@@ -160,6 +160,7 @@ func runMaster(c *config, spec string, l *logs) error {
 		Log:             l.log,
 		ReopenLogs:      l.reopen,
 		Changes:         changes,
+		MonitorSlack:    monitorSlack(c.threads),
 	})
 	l.log.Info("Shutdown complete")
 	if status != 0 {
@@ -323,4 +324,17 @@ func noLimitIfZero(n int) int {
 		return -1
 	}
 	return n
+}
+
+// monitorSlack is the timer slack of the workers' Go runtime monitor (see
+// internal/master/timerslack.go): Python calls shorter than about this keep
+// their processor. Only with one Python thread: with several, a thread
+// blocked in Python (a query, a sleep) must hand its processor over within
+// microseconds for the others to run, which is what the monitor's quick
+// rounds do.
+func monitorSlack(threads int) time.Duration {
+	if threads == 1 {
+		return time.Millisecond
+	}
+	return 0
 }

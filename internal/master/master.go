@@ -44,6 +44,10 @@ type Config struct {
 	// load the application then does not stop the server: the master
 	// waits for the next change, and the workers that serve keep serving.
 	Changes <-chan []string
+	// MonitorSlack, if set, is the timer slack workers start with, so the
+	// Go runtime's monitor does not take the processor away from Python
+	// calls shorter than it (see startWithSlack).
+	MonitorSlack time.Duration
 }
 
 type worker struct {
@@ -177,7 +181,7 @@ func (m *master) spawn(replaces *worker, reload bool) error {
 	cmd.Env = append(cmd.Env, m.cfg.Env...)
 	cmd.ExtraFiles = append(append([]*os.File(nil), m.cfg.Sockets...), pw)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
+	if err := startWithSlack(cmd, m.cfg.MonitorSlack); err != nil {
 		pw.Close()
 		r.Close()
 		return err
