@@ -182,8 +182,8 @@ void gw_handle(gw_app *app, gw_req *req);
 void gw_finish(gw_req *req);
 void gw_interrupt(gw_req *req, uint64_t generation);
 const char *gw_key_name(int key);
-/* The timer slack of threads that run Python; 0 leaves it alone (see
- * timerslack.go). */
+/* The timer slack of threads that run Python, in ns; 0 leaves it alone
+ * (PythonConfig.TimerSlack). */
 extern unsigned long gw_python_timer_slack;
 void gw_restore_timer_slack(void);
 

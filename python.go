@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -28,6 +29,12 @@ type PythonConfig struct {
 	Path []string
 	// Argv becomes sys.argv. Empty means the process's own arguments.
 	Argv []string
+	// TimerSlack, if set, is given to every thread that runs Python
+	// before its first Python call (threads the application starts
+	// inherit it): a process started with a coarse slack, for the Go
+	// runtime's monitor, keeps time.sleep and timeouts in Python precise.
+	// Zero leaves threads with the slack they inherited.
+	TimerSlack time.Duration
 }
 
 var python struct {
@@ -61,7 +68,7 @@ func startPython(cfg PythonConfig) error {
 		return err
 	}
 	python.exe = exe
-	takeTimerSlack()
+	C.gw_python_timer_slack = C.ulong(max(cfg.TimerSlack, 0).Nanoseconds())
 	argv := cfg.Argv
 	if len(argv) == 0 {
 		argv = os.Args

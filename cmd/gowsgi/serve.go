@@ -209,7 +209,7 @@ func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
 		AccessLogFormat:  c.accessLogformat,
 		Validate:         c.validate,
 		Debug:            c.dev.debug,
-		Python:           gowsgi.PythonConfig{Virtualenv: c.virtualenv, Path: path},
+		Python:           gowsgi.PythonConfig{Virtualenv: c.virtualenv, Path: path, TimerSlack: w.PythonTimerSlack},
 	}
 	if l.access != nil {
 		opts.AccessLog = l.access

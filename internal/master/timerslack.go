@@ -9,10 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// EnvTimerSlack carries, to a worker started with a monitor slack, the
-// timer slack its threads that run Python should have (see gowsgi's
-// timerslack.go): the master's own.
-const EnvTimerSlack = "_GOWSGI_TIMERSLACK"
+// envTimerSlack carries, to a worker started with a monitor slack, the
+// timer slack its threads that run Python should have: the master's own
+// (Worker.PythonTimerSlack).
+const envTimerSlack = "_GOWSGI_TIMERSLACK"
 
 // startWithSlack starts cmd with the given timer slack, which every thread
 // of the new process inherits, the Go runtime's monitor thread (sysmon)
@@ -35,6 +35,6 @@ func startWithSlack(cmd *exec.Cmd, slack time.Duration) error {
 		return cmd.Start()
 	}
 	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(own), 0, 0, 0)
-	cmd.Env = append(cmd.Env, EnvTimerSlack+"="+strconv.Itoa(own))
+	cmd.Env = append(cmd.Env, envTimerSlack+"="+strconv.Itoa(own))
 	return cmd.Start()
 }

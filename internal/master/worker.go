@@ -28,6 +28,10 @@ type Worker struct {
 	ID      int
 	Workers int        // how many workers the master runs
 	Sockets []*os.File // the listening sockets, in --bind order
+	// PythonTimerSlack is the timer slack the threads that run Python
+	// must get back when the worker was started with a monitor slack
+	// (Config.MonitorSlack); 0 otherwise.
+	PythonTimerSlack time.Duration
 
 	mu   sync.Mutex
 	pipe *os.File
@@ -58,6 +62,12 @@ func InWorker() (*Worker, error) {
 		w.Sockets = append(w.Sockets, os.NewFile(uintptr(3+i), fmt.Sprintf("socket %d", i)))
 	}
 	w.pipe = os.NewFile(uintptr(3+n[1]), "master")
+	if v, ok := os.LookupEnv(envTimerSlack); ok {
+		os.Unsetenv(envTimerSlack)
+		if ns, err := strconv.ParseInt(v, 10, 64); err == nil && ns > 0 {
+			w.PythonTimerSlack = time.Duration(ns)
+		}
+	}
 	return w, nil
 }
 
