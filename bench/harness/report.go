@@ -137,7 +137,8 @@ func (rep *report) markdown() string {
 		"server's whole process group: RSS summed over its processes, and PSS, which counts the pages they share once). Python threads: %d for every server that has threads "+
 		"(64 for sleep); gunicorn's sync worker and uWSGI with 1 thread have none. Every answer is "+
 		"checked before and after the load. CPU is the share of one CPU the server's processes and wrk "+
-		"used during the run: the side near 100%% is the bottleneck. Absolute rates drift on shared machines; compare within one run.\n\n", dash(cfg.serverCPU), dash(cfg.clientCPU), cfg.warmup, cfg.repeat, cfg.duration, cfg.conns, cfg.threads)
+		"used during the run: the side near 100%% is the bottleneck. Connections served is req/s × mean latency / connections (Little's law), "+
+		"taken on json, where the server and not wrk is the bottleneck. Absolute rates drift on shared machines; compare within one run.\n\n", dash(cfg.serverCPU), dash(cfg.clientCPU), cfg.warmup, cfg.repeat, cfg.duration, cfg.conns, cfg.threads)
 
 	w("## Targets\n\n| target | measured | goal | met |\n|---|---|---|---|\n")
 	for _, t := range rep.targets {
