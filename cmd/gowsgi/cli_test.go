@@ -406,6 +406,8 @@ func readSlack(t *testing.T, path string) int64 {
 		t.Fatalf("%v", err)
 	}
 	var n int64
-	fmt.Sscan(string(b), &n)
+	if _, err := fmt.Sscan(string(b), &n); err != nil {
+		t.Fatalf("%s: %q: %v", path, b, err)
+	}
 	return n
 }
