@@ -88,6 +88,10 @@ func runMaster(c *config, spec string, l *logs) error {
 	if c.workers < 1 {
 		return errors.New("--workers must be at least 1")
 	}
+	// Before anything is bound: a SIGTERM during start-up stops the server
+	// the usual way instead of killing it with its pid and socket files.
+	sigs := master.CatchSignals()
+	defer signal.Stop(sigs)
 	opts := listen.Options{ReusePort: c.reusePort}
 	if c.socketMode != "" {
 		var mode uint32
@@ -161,6 +165,7 @@ func runMaster(c *config, spec string, l *logs) error {
 		ReopenLogs:      l.reopen,
 		Changes:         changes,
 		MonitorSlack:    monitorSlack(c.threads),
+		Signals:         sigs,
 	})
 	l.log.Info("Shutdown complete")
 	if status != 0 {

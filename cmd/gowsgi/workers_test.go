@@ -375,6 +375,28 @@ func TestPidFileAndUser(t *testing.T) {
 	}
 }
 
+// A SIGTERM the moment the server says it listens, its workers still
+// starting, stops it gracefully: exit status 0, the pid file removed. The
+// master subscribes to its signals before binding, not when it begins to
+// supervise.
+func TestTermDuringStartUp(t *testing.T) {
+	for i := 0; i < 5; i++ {
+		pidFile := filepath.Join(t.TempDir(), "gowsgi.pid")
+		s := testutil.Launch(t, testutil.Options{}, "--pid", pidFile,
+			"--pythonpath", ".", "conformance:hello")
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !strings.Contains(s.Log.String(), "Listening at"); {
+			time.Sleep(time.Millisecond)
+		}
+		s.Signal(syscall.SIGTERM)
+		if code := s.Wait(30 * time.Second); code != 0 {
+			t.Fatalf("SIGTERM during start-up: exit status %d, want 0:\n%s", code, s.Log)
+		}
+		if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+			t.Fatalf("the pid file outlived the server: %v", err)
+		}
+	}
+}
+
 // USR1 reopens the log files, so rotation can move them away.
 func TestReopenLogs(t *testing.T) {
 	dir := t.TempDir()

@@ -44,6 +44,9 @@ type Config struct {
 	// load the application then does not stop the server: the master
 	// waits for the next change, and the workers that serve keep serving.
 	Changes <-chan []string
+	// Signals delivers the signals the master acts on (CatchSignals);
+	// Run stops the subscription when it returns.
+	Signals chan os.Signal
 	// MonitorSlack, if set, is the timer slack workers start with, so the
 	// Go runtime's monitor does not take the processor away from Python
 	// calls shorter than it (see startWithSlack).
@@ -82,6 +85,17 @@ type master struct {
 	exe     string
 }
 
+// CatchSignals subscribes to the signals Run acts on, for Config.Signals.
+// Call it before the server shows it is up (its "Listening at" lines): a
+// SIGTERM from then on must stop it gracefully, removing its pid file and
+// socket files, and the signals that arrive before Run wait for it.
+func CatchSignals() chan os.Signal {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
+		syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
+	return sigs
+}
+
 // Run supervises the workers until SIGTERM, SIGINT or SIGQUIT, and returns
 // the exit status of the server.
 func Run(cfg Config) int {
@@ -92,9 +106,7 @@ func Run(cfg Config) int {
 	}
 	m := &master{cfg: cfg, log: cfg.Log, events: make(chan event, 64), workers: map[*worker]bool{},
 		target: cfg.Workers, exe: exe}
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
-		syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
+	sigs := cfg.Signals
 	defer signal.Stop(sigs)
 
 	for i := 0; i < m.target; i++ {

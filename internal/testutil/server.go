@@ -170,6 +170,11 @@ func Launch(t testing.TB, opts Options, args ...string) *Server {
 		s.exitCode = 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			s.exitCode = ee.ExitCode()
+			// Killed by a signal: 128+n as a shell shows it, so that
+			// it differs from Wait's "still running".
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				s.exitCode = 128 + int(ws.Signal())
+			}
 		}
 		close(s.exited)
 	}()
@@ -209,7 +214,8 @@ func (s *Server) Wait(d time.Duration) int {
 
 // Stop ends the server: SIGTERM, then SIGKILL to its whole process group
 // (master and workers) if it has not exited after 40 seconds. It returns
-// the exit status.
+// the exit status; a server that dies of the SIGTERM, not handling it, is
+// an error.
 func (s *Server) Stop() int {
 	select {
 	case <-s.exited:
@@ -218,6 +224,9 @@ func (s *Server) Stop() int {
 	}
 	s.Cmd.Process.Signal(syscall.SIGTERM)
 	if code := s.Wait(40 * time.Second); code >= 0 {
+		if code == 128+int(syscall.SIGTERM) {
+			s.t.Errorf("gowsgi died of SIGTERM instead of stopping:\n%s", s.Log)
+		}
 		return code
 	}
 	s.t.Errorf("gowsgi did not stop within 40 s of SIGTERM:\n%s", s.Log)
