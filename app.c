@@ -89,7 +89,7 @@ static int set_const(PyObject *d, const char *key, PyObject *value)
 gw_app *gw_app_load(const char *spec, const char *loader_source, const gw_app_config *cfg,
                     char **err)
 {
-    PyGILState_STATE g = PyGILState_Ensure();
+    gw_enter();
     gw_app *app = calloc(1, sizeof(gw_app));
     PyObject *load = get_loader(loader_source);
     PyObject *callable = load ? PyObject_CallFunction(load, "s", spec) : NULL;
@@ -115,7 +115,7 @@ gw_app *gw_app_load(const char *spec, const char *loader_source, const gw_app_co
     app->app = callable;
     app->template = t;
     app->handle = cfg->handle;
-    PyGILState_Release(g);
+    gw_leave();
     return app;
 
 fail:
@@ -125,17 +125,17 @@ fail:
     if (app != NULL)
         Py_XDECREF(app->debug_page);
     free(app);
-    PyGILState_Release(g);
+    gw_leave();
     return NULL;
 }
 
 void gw_app_free(gw_app *app)
 {
-    PyGILState_STATE g = PyGILState_Ensure();
+    gw_enter();
     Py_CLEAR(app->app);
     Py_CLEAR(app->template);
     Py_CLEAR(app->debug_page);
-    PyGILState_Release(g);
+    gw_leave();
     free(app);
 }
 
@@ -371,14 +371,18 @@ void gw_restore_timer_slack(void)
 }
 
 /* gw_enter takes the GIL with the calling OS thread's Python thread
- * state, made on the thread's first call and kept for its life, so the
- * thread is one stable Python thread. */
+ * state, made on the thread's first call and kept until gw_thread_detach,
+ * so the thread is one stable Python thread. Only the App's Python threads
+ * (and the one that posts timeouts, see gw_interrupt) ever call it. */
 void gw_enter(void)
 {
     PyThreadState *tstate = PyGILState_GetThisThreadState();
     if (tstate == NULL) {
         gw_restore_timer_slack();
-        PyGILState_Ensure(); /* never released: the state stays */
+        /* PyGILState's own state: a C extension calling PyGILState_Ensure
+         * on this thread finds it instead of making another. Never
+         * released: the state stays. */
+        PyGILState_Ensure();
     } else {
         PyEval_RestoreThread(tstate);
     }
@@ -387,6 +391,26 @@ void gw_enter(void)
 void gw_leave(void)
 {
     PyEval_SaveThread();
+}
+
+/* gw_thread_attach makes the calling OS thread a Python thread: its
+ * thread state exists from here on. */
+void gw_thread_attach(void)
+{
+    gw_enter();
+    gw_leave();
+}
+
+/* gw_thread_detach deletes the calling thread's Python thread state, as
+ * the thread is about to end. */
+void gw_thread_detach(void)
+{
+    PyThreadState *tstate = PyGILState_GetThisThreadState();
+    if (tstate == NULL)
+        return;
+    PyEval_RestoreThread(tstate);
+    PyThreadState_Clear(tstate);
+    PyThreadState_DeleteCurrent();
 }
 
 /* gw_handle runs one request on the calling OS thread. */
@@ -453,9 +477,11 @@ void gw_finish(gw_req *req)
 }
 
 /* gw_interrupt raises gowsgi.RequestTimeout in the thread running the
- * request, if it still runs the request of that generation. The exception
- * arrives at the thread's next Python instruction: a loop in Python stops,
- * a call blocked in C (time.sleep, a socket) does not. */
+ * request, if it still runs the request of that generation. Posting it
+ * needs the GIL, so it runs on the process's one interrupting thread (see
+ * interrupt.go), never a request's; the exception itself is raised in the
+ * request's own thread, at its next Python instruction: a loop in Python
+ * stops, a call blocked in C (time.sleep, a socket) does not. */
 void gw_interrupt(gw_req *req, uint64_t generation)
 {
     gw_enter();

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/cgo"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,7 @@ type App struct {
 	errorsMu sync.Mutex    // serializes wsgi.errors writes
 	free     chan *request // requests kept for reuse
 	closed   atomic.Bool
+	stopped  chan struct{} // the threads are gone and the application released
 }
 
 // LoadError is returned by New when the application cannot be imported or
@@ -90,13 +92,42 @@ func New(opts Options) (*App, error) {
 		cfg.debug_source = C.CString(debugPageSource)
 		defer C.free(unsafe.Pointer(cfg.debug_source))
 	}
+	if a.pool, err = newPool(a); err != nil {
+		a.handle.Delete()
+		return nil, err
+	}
+	a.stopped = make(chan struct{})
 	var cerr *C.char
-	onPythonMain(func() { a.c = C.gw_app_load(spec, loader, &cfg, &cerr) })
+	loaded := make(chan struct{})
+	// The first thread imports the application, serves, and at the end
+	// releases it, once the other threads are gone.
+	first := func() {
+		a.c = C.gw_app_load(spec, loader, &cfg, &cerr)
+		close(loaded)
+		if a.c == nil {
+			return
+		}
+		a.pool.threads[0].loop()
+		a.pool.exited.Wait()
+		C.gw_app_free(a.c)
+		a.pool.release()
+		close(a.stopped)
+	}
+	if !lendPythonMain(first) {
+		go func() {
+			runtime.LockOSThread() // for good: the OS thread ends with it
+			C.gw_thread_attach()
+			first()
+			C.gw_thread_detach()
+		}()
+	}
+	<-loaded
 	if a.c == nil {
+		a.pool.release()
 		a.handle.Delete()
 		return nil, &LoadError{Spec: opts.App, Traceback: takeCString(cerr)}
 	}
-	a.pool = newPool(a.c, &a.opts)
+	a.pool.start()
 	if opts.Validate {
 		a.log.Info("Validating " + opts.App + " against PEP 3333: each violation is logged and answered 500")
 	}
@@ -111,7 +142,7 @@ func (a *App) Close() error {
 		return nil
 	}
 	a.pool.close()
-	onPythonMain(func() { C.gw_app_free(a.c) })
+	<-a.stopped
 	a.handle.Delete()
 	for {
 		select {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"time"
 )
 
 // CGIOptions adjust ServeCGI.
@@ -48,7 +47,7 @@ func (a *App) ServeCGI(env []string, stdin io.Reader, stdout io.Writer, opts CGI
 	defer a.putRequest(r)
 	s := &cgiSink{w: bufio.NewWriterSize(stdout, writeBufSize)}
 	r.sink = s
-	r.info.started = time.Now()
+	r.stamp()
 	req := r.environFromCGI(vars, cgiLocal{name: "localhost", port: "80"})
 	var body io.Reader
 	if req.length > 0 {

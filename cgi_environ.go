@@ -34,11 +34,9 @@ func (r *request) runCGI(req cgiRequest, body io.Reader) {
 	}
 	if req.status != 0 {
 		r.respond(req.status, http.StatusText(req.status))
-	} else if err := a.pool.run(r); err != nil {
+	} else if err := a.pool.serve(r); err != nil {
 		a.log.Warn("request not served", "request", r.describe(), "reason", err)
 		r.respond(503, "Service Unavailable", [2]string{"Retry-After", "1"})
-	} else {
-		r.finish()
 	}
 }
 

@@ -6,15 +6,13 @@ import "C"
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
+	"os"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,16 +20,30 @@ import (
 	"github.com/gowsgi/gowsgi/internal/h1"
 )
 
-// conn is one client connection of Server: it reads request heads into its
-// buffer, parses them in place, runs each exchange through the App, and is
-// itself the sink of the responses.
+// conn is one client connection of Server. It has no goroutine: whoever
+// owns it (see state) reads what the client sent into its buffer, parses
+// request heads in place and builds their environ, hands each complete
+// request to the pool, and, on the Python thread that ran it, is the sink
+// of its response and takes the connection's next step.
 type conn struct {
-	srv *Server
-	nc  net.Conn
+	srv  *Server
+	loop *loop
+	sk   sock
 
-	rbuf []byte // read buffer; unread bytes are rbuf[r:w]
-	r, w int
-	bw   *bufio.Writer
+	// state says who owns the connection: the loop (connIdle: it waits
+	// for its client, and an event makes the harvester its owner), or
+	// whoever works on it (connBusy). connBusyPending: an event came while
+	// it was busy, so its owner looks again before it goes idle.
+	state    atomic.Int32
+	deadline atomic.Int64 // monotonic time an idle connection expires (0: none)
+
+	rbuf      []byte // read buffer; unread bytes are rbuf[r:w]
+	r, w      int
+	scan      int   // where the search for the end of the head in rbuf[r:w] resumes
+	need      int   // bytes of head and body to have before the request starts (0: a head)
+	headSince int64 // monotonic time the head in progress began arriving (0: none yet)
+	bw        *bufio.Writer
+	aside     *os.File // while a goroutine of its own reads a chunked body
 
 	hreq    h1.Request
 	path    []byte // the decoded path, reused
@@ -50,10 +62,16 @@ type conn struct {
 	remoteIP, remotePort string
 	localName, localPort string
 	lowWater             bool        // TCP_NOTSENT_LOWAT is set
-	idle                 atomic.Bool // waiting for a request: Shutdown may close it
 	fresh                atomic.Bool // no request yet: Shutdown gives it freshGrace
 	graced               bool        // Shutdown gave it that window already
+	closingIdle          atomic.Bool // Shutdown is closing it
 }
+
+const (
+	connIdle int32 = iota
+	connBusy
+	connBusyPending
+)
 
 const (
 	readBufSize  = 4096
@@ -63,24 +81,83 @@ const (
 	drainMax = 256 << 10
 )
 
-func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, nc: nc, rbuf: make([]byte, readBufSize)}
-	c.bw = bufio.NewWriterSize(nc, writeBufSize)
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
-	c.remoteIP, c.remotePort = splitHostPort(nc.RemoteAddr().String())
+func newConn(s *Server, fd int, remote unix.Sockaddr) *conn {
+	c := &conn{srv: s, loop: s.App.pool.loop, sk: sock{fd: fd}, rbuf: make([]byte, readBufSize)}
+	c.state.Store(connBusy) // its opener's
+	c.bw = bufio.NewWriterSize(sockWriter{c}, writeBufSize)
+	c.remoteIP, c.remotePort = splitHostPort(sockaddrString(remote))
 	if len(c.remoteIP) > 1 && c.remoteIP[0] == '[' {
 		c.remoteIP = c.remoteIP[1 : len(c.remoteIP)-1]
 	}
-	if _, ok := nc.RemoteAddr().(*net.UnixAddr); ok {
+	if _, unixSocket := remote.(*unix.SockaddrUnix); unixSocket || remote == nil {
 		c.remoteIP, c.remotePort = "", ""
+		if local, err := unix.Getsockname(fd); err == nil {
+			if a, ok := local.(*unix.SockaddrUnix); ok {
+				c.localName = a.Name
+			}
+		}
+	} else {
+		c.sk.setInt(unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		if local, err := unix.Getsockname(fd); err == nil {
+			c.localName, c.localPort = splitHostPort(sockaddrString(local))
+		}
 	}
-	c.localName, c.localPort = splitHostPort(nc.LocalAddr().String())
 	c.length.c = c
 	c.cont.c = c
 	c.fresh.Store(true)
+	c.headSince = monotonic()
 	return c
+}
+
+// sockWriter is the buffered writer's way to the socket.
+type sockWriter struct{ c *conn }
+
+func (w sockWriter) Write(p []byte) (int, error) { return w.c.sk.write(p, w.c.srv.IOTimeout) }
+
+// own makes the caller the owner of an idle connection; false if it is busy.
+func (c *conn) own() bool { return c.state.CompareAndSwap(connIdle, connBusy) }
+
+// ready is the loop's news that the client sent something or left.
+func (c *conn) ready() {
+	for {
+		switch c.state.Load() {
+		case connIdle:
+			if c.own() {
+				c.serveNext()
+				return
+			}
+		case connBusy:
+			if c.state.CompareAndSwap(connBusy, connBusyPending) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// toIdle gives the connection back to the loop. It reports false if an
+// event came meanwhile: the caller, still its owner, looks again.
+func (c *conn) toIdle() bool {
+	for {
+		switch c.state.Load() {
+		case connBusy:
+			if c.state.CompareAndSwap(connBusy, connIdle) {
+				return true
+			}
+		case connBusyPending:
+			if c.state.CompareAndSwap(connBusyPending, connBusy) {
+				return false
+			}
+		}
+	}
+}
+
+// serveNext advances the connection and queues the request it completes.
+func (c *conn) serveNext() {
+	if r := c.advance(); r != nil {
+		c.srv.App.pool.submit(r)
+	}
 }
 
 // freshGrace is how long Shutdown lets a connection that has sent nothing
@@ -88,133 +165,159 @@ func newConn(s *Server, nc net.Conn) *conn {
 // sending it, and would not retry on a connection it never used.
 const freshGrace = time.Second
 
-// closeIfIdle closes the connection if it waits for a request with
-// nothing buffered (idle is only set then). Kept-alive connections close at
-// once (a client retries a request on a connection it reused); a fresh one
-// gets freshGrace to send its request, which is then answered and closes
-// it.
+// closeIfIdle closes the connection if it waits for a request (Shutdown).
+// Kept-alive connections close at once (a client retries a request on a
+// connection it reused); a fresh one gets freshGrace to send its request,
+// which is then answered and closes it. Shutdown calls it under its lock:
+// the closing happens aside.
 func (c *conn) closeIfIdle() {
-	switch {
-	case !c.idle.Load():
-	case !c.fresh.Load():
-		c.nc.Close()
-	case !c.graced:
+	if c.state.Load() != connIdle || c.closingIdle.Load() {
+		return
+	}
+	if c.fresh.Load() && !c.graced {
 		c.graced = true
-		c.nc.SetReadDeadline(time.Now().Add(freshGrace))
+		c.deadline.Store(monotonic() + int64(freshGrace))
+		return
 	}
+	c.closingIdle.Store(true)
+	go func() {
+		if c.own() {
+			c.close()
+		} else {
+			c.closingIdle.Store(false)
+		}
+	}()
 }
 
-func (c *conn) closeNow() { c.nc.Close() }
-
-func (c *conn) serve() {
-	defer c.nc.Close()
-	defer c.flush() // whatever response is still buffered
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.HeaderTimeout))
-	first := true
-	for {
-		n, err := c.readHead(first)
-		first = false
-		if err != nil {
-			var he *h1.Error
-			if errors.As(err, &he) {
-				c.reject(he)
-			}
-			return
+// closeNow ends the connection whatever it does: Shutdown's deadline
+// passed. Its owner's operations fail, and it closes it.
+func (c *conn) closeNow() {
+	c.sk.abort()
+	go func() {
+		if c.own() {
+			c.close()
 		}
-		if _, err := h1.Parse(c.rbuf[c.r:c.r+n], &c.hreq, c.srv.Limits); err != nil {
-			var he *h1.Error
-			if errors.As(err, &he) {
-				c.reject(he)
-			}
-			return
-		}
-		if !c.exchange(n) {
-			return
-		}
-	}
+	}()
 }
 
-// readHead reads until a whole request head is buffered at rbuf[r:] and
-// returns its length.
-func (c *conn) readHead(first bool) (int, error) {
+// expire closes an idle connection past its deadline; the caller owns it.
+func (c *conn) expire() { c.close() }
+
+// close ends the connection; the caller owns it.
+func (c *conn) close() {
+	c.flush() // whatever response is still buffered
+	c.loop.forget(c)
+	c.sk.close()
+	c.srv.set.forget(c)
+}
+
+// advance reads and parses what the client sent and returns its next
+// request once that is complete, the connection busy for it. Otherwise it
+// answers what it refuses, closes the connection when it ends, or leaves it
+// idle in the loop, waiting for more. The caller owns the connection.
+func (c *conn) advance() *request {
 	lim := c.srv.Limits
-	scan := 0
-	waiting := c.r == c.w // no byte of the request yet
-	if waiting {
-		c.r, c.w = 0, 0
-		if !first {
-			// A kept-alive connection waits for its next request.
-			if err := c.flush(); err != nil {
-				return 0, err
-			}
-			c.nc.SetReadDeadline(time.Now().Add(c.srv.KeepAlive))
-		}
-		// Idle from here: Shutdown either sees the flag and closes the
-		// connection, or this sees Shutdown and returns. A fresh
-		// connection is not turned away: its client has sent, or is
-		// sending, its first request (see freshGrace).
-		c.idle.Store(true)
-		if !first && c.srv.set.closing.Load() {
-			return 0, ErrServerClosed
-		}
-	}
 	for {
-		if c.w > c.r {
-			if waiting {
-				// The request started: it now has the header timeout.
-				c.idle.Store(false)
-				waiting = false
-				if !first {
-					c.nc.SetReadDeadline(time.Now().Add(c.srv.HeaderTimeout))
-				}
+		if pending := c.w - c.r; pending > 0 && c.need == 0 {
+			if c.headSince == 0 {
+				c.headSince = coarseNow()
 			}
-			end, next := h1.HeadEnd(c.rbuf[c.r:c.w], scan)
+			end, next := h1.HeadEnd(c.rbuf[c.r:c.w], c.scan)
 			if end >= 0 {
-				return end, nil
+				r, goOn := c.begin(end)
+				if r != nil || !goOn {
+					return r
+				}
+				continue
 			}
-			scan = next
-			if pending := c.w - c.r; (lim.RequestLine > 0 && pending > lim.RequestLine+2) || pending >= lim.HeadLimit() {
+			c.scan = next
+			if (lim.RequestLine > 0 && pending > lim.RequestLine+2) || pending >= lim.HeadLimit() {
 				// Too long already? Parse knows which limit it breaks.
-				if _, err := h1.Parse(c.rbuf[c.r:c.w], &c.hreq, lim); err != h1.ErrIncomplete {
-					return 0, err
+				err := error(&h1.Error{Status: 431, Reason: "request head too large"})
+				if _, perr := h1.Parse(c.rbuf[c.r:c.w], &c.hreq, lim); perr != h1.ErrIncomplete {
+					err = perr
+				} else if pending < lim.HeadLimit() {
+					err = nil
 				}
-				if pending >= lim.HeadLimit() {
-					return 0, &h1.Error{Status: 431, Reason: "request head too large"}
+				if err != nil {
+					c.refuse(err)
+					return nil
 				}
 			}
+		} else if c.need > 0 && c.w-c.r >= c.need {
+			end := c.need - int(c.hreq.ContentLength)
+			r, goOn := c.begin(end)
+			if r != nil || !goOn {
+				return r
+			}
+			continue
 		}
 		if c.w == len(c.rbuf) {
-			if c.r > 0 {
-				c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
-				c.r = 0
-			} else {
-				grown := make([]byte, min(2*len(c.rbuf), lim.HeadLimit()+readBufSize))
-				c.w = copy(grown, c.rbuf[c.r:c.w])
-				c.rbuf = grown
+			c.makeRoom(lim)
+		}
+		n, err := c.sk.tryRead(c.rbuf[c.w:])
+		if n > 0 {
+			c.w += n
+			continue
+		}
+		if err == errWouldBlock {
+			// Responses wait in the buffer while pipelined requests are
+			// read, and go out in one write before the connection waits.
+			if c.flush() != nil {
+				c.close()
+				return nil
 			}
+			c.setDeadline()
+			if c.toIdle() {
+				return nil
+			}
+			continue
 		}
-		// Responses wait in the buffer while pipelined requests are read,
-		// and go out in one write before the connection blocks.
-		if err := c.flush(); err != nil {
-			return 0, err
-		}
-		if waiting && !first {
-			// The client sends its next request once it has this
-			// response: reading at once would find nothing, costing a
-			// read(2) and a wait on the poller. Other connections' turns
-			// come first; by then the request has usually arrived. Alone,
-			// this returns at once.
-			runtime.Gosched()
-		}
-		n, err := c.nc.Read(c.rbuf[c.w:])
-		c.w += n
-		if err != nil && n == 0 {
-			return 0, err
-		}
+		// The client closed the connection, or it failed.
+		c.close()
+		return nil
 	}
 }
 
-// reject answers a request the server refuses to run and closes.
+// makeRoom makes room at the end of the read buffer: the unread bytes move
+// to its start, or it grows, as far as a head (and a small body) may take.
+func (c *conn) makeRoom(lim h1.Limits) {
+	if c.r > 0 {
+		c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
+		c.scan = min(c.scan, c.w)
+		c.r = 0
+		return
+	}
+	limit := lim.HeadLimit() + readBufSize
+	if c.need > 0 {
+		limit = c.need + readBufSize
+	}
+	grown := make([]byte, min(2*len(c.rbuf), limit))
+	c.w = copy(grown, c.rbuf[c.r:c.w])
+	c.rbuf = grown
+}
+
+// setDeadline sets when the idle connection expires: the keep-alive
+// timeout between requests, the head timeout from the first byte of a head
+// (and from the start of a connection).
+func (c *conn) setDeadline() {
+	switch {
+	case c.headSince != 0:
+		c.deadline.Store(c.headSince + int64(c.srv.HeaderTimeout))
+	default:
+		c.deadline.Store(coarseNow() + int64(c.srv.KeepAlive))
+	}
+}
+
+// refuse answers a request the server refuses to parse and closes.
+func (c *conn) refuse(err error) {
+	if he, ok := err.(*h1.Error); ok {
+		c.reject(he)
+	}
+	c.close()
+}
+
+// reject answers a request the server refuses to run.
 func (c *conn) reject(e *h1.Error) {
 	if c.srv.App.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.srv.App.log.Debug("refused request", "remote", c.remoteIP, "status", e.Status, "reason", e.Reason)
@@ -229,18 +332,32 @@ func (c *conn) reject(e *h1.Error) {
 	c.flush()
 }
 
-// exchange runs one parsed request of head length n through the App and
-// reports whether the connection can carry another.
-func (c *conn) exchange(n int) bool {
+// begin starts the exchange of the complete head of length n at rbuf[r:].
+// It returns the request to run; or nil and whether the connection goes
+// on: false when it closed or a goroutine reads the body aside, true when
+// more bytes are needed first or the request was answered here (a 4xx).
+func (c *conn) begin(n int) (*request, bool) {
+	hreq := &c.hreq
+	if _, err := h1.Parse(c.rbuf[c.r:c.r+n], hreq, c.srv.Limits); err != nil {
+		c.refuse(err)
+		return nil, false
+	}
+	// A small body is read before the application runs, from the buffer:
+	// a slow client then holds no Python thread.
+	if cl := hreq.ContentLength; cl > 0 && cl <= preloadMax && !hreq.ExpectContinue && c.w-c.r < n+int(cl) {
+		c.need = n + int(cl)
+		return nil, true
+	}
+	c.need = 0
+	c.scan = 0
+	c.headSince = 0
 	a := c.srv.App
 	r := a.getRequest()
-	defer a.putRequest(r)
-	r.sink = c
+	r.sink, r.owner = c, c
 	c.req = r
 	c.fresh.Store(false)
-	defer func() { c.req = nil }()
-	r.info.started = time.Now()
-	hreq := &c.hreq
+	c.deadline.Store(0)
+	r.stamp()
 	c.minor = hreq.Minor
 	c.closing = hreq.Close || c.srv.set.closing.Load()
 	c.chunked = false
@@ -252,6 +369,12 @@ func (c *conn) exchange(n int) bool {
 		c.closing = true
 	}
 	body, length := c.requestBody()
+	if status == 0 && hreq.Chunked {
+		// Read to its end before the application runs, by a goroutine of
+		// its own: it may trickle in.
+		go c.spoolAside(r, body)
+		return nil, false
+	}
 	if status == 0 {
 		var err error
 		if status, err = r.setBody(body, length, hreq.ExpectContinue); status != 0 {
@@ -259,23 +382,76 @@ func (c *conn) exchange(n int) bool {
 			c.closing = true
 		}
 	}
-	switch {
-	case status != 0:
-		r.respond(status, http.StatusText(status))
-	default:
-		if err := a.pool.run(r); err != nil {
-			a.log.Warn("request not served", "request", r.describe(), "reason", err)
-			r.respond(503, "Service Unavailable", [2]string{"Retry-After", "1"})
-		} else {
-			r.finish()
+	if status == 0 {
+		return r, false
+	}
+	if c.bodyDone != nil && !c.bodyDone() {
+		c.closing = true // its body is not read here
+	}
+	r.respond(status, http.StatusText(status))
+	return nil, c.tail(r)
+}
+
+// spoolAside reads a chunked body to its end on a goroutine of its own,
+// then queues the request.
+func (c *conn) spoolAside(r *request, body io.Reader) {
+	f, err := c.sk.aside()
+	status := 400
+	if err == nil {
+		c.aside = f
+		status, err = r.setBody(body, unknownBody, c.hreq.ExpectContinue)
+		c.aside = nil
+		f.Close()
+	}
+	if status == 0 {
+		c.srv.App.pool.submit(r)
+		return
+	}
+	c.srv.App.log.Info("rejected request body", "request", r.describe(), "error", err)
+	c.closing = true
+	r.respond(status, http.StatusText(status))
+	if c.tail(r) {
+		c.serveNext()
+	}
+}
+
+// finished completes an exchange once the pool is through with it.
+func (c *conn) finished(r *request) *request {
+	if !c.tail(r) {
+		return nil
+	}
+	// With nothing buffered, the connection waits in the loop: reading
+	// now would find nothing (the client sends its next request once it
+	// has this response), and the loop says when something comes.
+	if c.r == c.w && c.flush() == nil {
+		c.setDeadline()
+		if c.toIdle() {
+			return nil
 		}
+	}
+	return c.advance()
+}
+
+// tail is the end of an exchange: the 503 of a request the pool refused,
+// the access log, what the application left of the request body. It
+// reports whether the connection carries another request; if not, it is
+// closed.
+func (c *conn) tail(r *request) bool {
+	a := c.srv.App
+	if r.serveErr != nil {
+		a.log.Warn("request not served", "request", r.describe(), "reason", r.serveErr)
+		r.respond(503, "Service Unavailable", [2]string{"Retry-After", "1"})
 	}
 	a.access.log(r)
 	c.setLowWater(false)
-	if r.clientGone || r.closeConn || c.closing {
+	keep := !(r.clientGone || r.closeConn || c.closing) && c.drainBody()
+	c.req = nil
+	a.putRequest(r)
+	if !keep || c.srv.set.closing.Load() {
+		c.close()
 		return false
 	}
-	return c.drainBody()
+	return true
 }
 
 // requestBody sets up the reader of the request body.
@@ -401,13 +577,15 @@ func (c *conn) joinedValue(fields []h1.Field, i int) []byte {
 	return fields[i].Value
 }
 
-// Read and ReadByte serve the body readers from the connection's buffer.
+// Read and ReadByte serve the body readers from the connection's buffer,
+// waiting for the client when it is empty (on the Python thread reading
+// wsgi.input, with the GIL released; or on the goroutine reading a
+// chunked body aside).
 func (c *conn) Read(p []byte) (int, error) {
 	if c.r == c.w {
 		if len(p) >= len(c.rbuf) {
 			// Large reads skip the buffer.
-			c.nc.SetReadDeadline(time.Now().Add(c.srv.IOTimeout))
-			return c.nc.Read(p)
+			return c.readSocket(p)
 		}
 		if err := c.fill(); err != nil {
 			return 0, err
@@ -431,8 +609,7 @@ func (c *conn) ReadByte() (byte, error) {
 
 func (c *conn) fill() error {
 	c.r, c.w = 0, 0
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.IOTimeout))
-	n, err := c.nc.Read(c.rbuf)
+	n, err := c.readSocket(c.rbuf)
 	c.w = n
 	if n > 0 {
 		return nil
@@ -441,6 +618,14 @@ func (c *conn) fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+func (c *conn) readSocket(p []byte) (int, error) {
+	if c.aside != nil {
+		c.aside.SetReadDeadline(time.Now().Add(c.srv.IOTimeout))
+		return c.aside.Read(p)
+	}
+	return c.sk.read(p, c.srv.IOTimeout)
 }
 
 // bodyReader reads a body of known length from the connection.
@@ -552,12 +737,11 @@ func (c *conn) writeBody(a, b []byte, flush bool) error {
 		if !flush && n >= lowWaterFrom {
 			c.setLowWater(true)
 		}
-		bufs := net.Buffers{chunkHead, a, b}
+		bufs := [][]byte{chunkHead, a, b}
 		if c.chunked {
 			bufs = append(bufs, crlf)
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.srv.IOTimeout))
-		_, err := bufs.WriteTo(c.nc)
+		_, err := c.sk.writev(bufs, c.srv.IOTimeout)
 		return err
 	}
 	c.bw.Write(chunkHead)
@@ -576,36 +760,25 @@ var crlf = []byte("\r\n")
 
 // Large bodies complete when the application returns go out with
 // TCP_NOTSENT_LOWAT at lowWater: the kernel then holds little unsent data,
-// so the transmit work happens in this process's own writes, where waiting
-// costs a parked goroutine, instead of in the client's acknowledgements
-// (which on loopback run on the client's CPU), and the data waits in the
-// application's memory, not the kernel's.
+// so the transmit work happens in this process's own writes instead of in
+// the client's acknowledgements (which on loopback run on the client's
+// CPU), and the data waits in the application's memory, not the kernel's.
 const (
 	lowWaterFrom = 256 << 10
 	lowWater     = 16 << 10
 )
 
 func (c *conn) setLowWater(on bool) {
-	if c.lowWater == on {
-		return
-	}
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
-		return
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
+	if c.lowWater == on || c.localPort == "" {
 		return
 	}
 	value := 0 // the system's default: no limit
 	if on {
 		value = lowWater
 	}
-	raw.Control(func(fd uintptr) {
-		if unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, value) == nil {
-			c.lowWater = on
-		}
-	})
+	if c.sk.setInt(unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, value) == nil {
+		c.lowWater = on
+	}
 }
 
 func (c *conn) sendFile(fd int, off, n int64) (int64, error) {
@@ -619,58 +792,49 @@ func (c *conn) sendFile(fd int, off, n int64) (int64, error) {
 	if n >= lowWaterFrom {
 		c.setLowWater(true)
 	}
-	sent, err := copyFileRange(deadlineWriter{c}, fd, off, n)
+	sent, err := c.sk.sendfile(fd, off, n, c.srv.IOTimeout)
 	if err == nil && c.chunked {
 		c.bw.Write(crlf)
 	}
 	return sent, err
 }
 
-// deadlineWriter renews the write deadline before handing a file to the
-// socket (net.TCPConn.ReadFrom then uses sendfile).
-type deadlineWriter struct{ c *conn }
-
-func (d deadlineWriter) Write(p []byte) (int, error) {
-	d.c.nc.SetWriteDeadline(time.Now().Add(d.c.srv.IOTimeout))
-	return d.c.nc.Write(p)
-}
-
-func (d deadlineWriter) ReadFrom(src io.Reader) (int64, error) {
-	d.c.nc.SetWriteDeadline(time.Now().Add(d.c.srv.IOTimeout))
-	if rf, ok := d.c.nc.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
-	}
-	return io.Copy(d.c.nc, src)
-}
-
 func (c *conn) end() error {
 	if c.chunked {
-		_, err := c.bw.Write([]byte("0\r\n\r\n"))
+		if _, err := c.bw.Write([]byte("0\r\n\r\n")); err != nil {
+			return err
+		}
 		c.chunked = false
-		return err
+	}
+	// The response goes out now, from the thread that made it: the client
+	// can send its next request while the thread serves others. Responses
+	// to pipelined requests already read wait, to go out in one write.
+	if c.r == c.w {
+		return c.flush()
 	}
 	return nil
 }
 
-// abort sends what is buffered and closes the connection; the goroutine
-// serving it, blocked in a request, finds it closed when it returns.
+// abort sends what is buffered and shuts the connection down; its owner,
+// busy with the request, finds it ended and closes it.
 func (c *conn) abort() {
 	c.flush()
-	c.nc.Close()
+	c.sk.abort()
 }
 
 func (c *conn) flush() error {
 	if c.bw.Buffered() == 0 {
 		return nil
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.IOTimeout))
 	return c.bw.Flush()
 }
+
+var _ net.Error = errTimeout
 
 // httpDate is the current time for the Date header, formatted once a
 // second.
 func httpDate() []byte {
-	now := time.Now().Unix()
+	now := epoch.Add(time.Duration(coarseNow())).Unix()
 	if d := dateCache.Load(); d != nil && d.sec == now {
 		return d.text
 	}

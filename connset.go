@@ -44,21 +44,10 @@ func (s *connSet[C]) init() {
 // serve accepts connections on ln until shutdown: open makes each one's
 // state, run serves it on its own goroutine.
 func (s *connSet[C]) serve(ln net.Listener, log *slog.Logger, open func(net.Conn) C, run func(C)) error {
-	s.init()
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
+	if !s.listen(ln) {
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
-	s.accepting.Add(1)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-		s.accepting.Done()
-	}()
+	defer s.unlisten(ln)
 
 	var backoff time.Duration
 	for {
@@ -82,14 +71,41 @@ func (s *connSet[C]) serve(ln net.Listener, log *slog.Logger, open func(net.Conn
 		// (its client already sent its request, maybe): shutdown waits for
 		// this loop before it counts the connections.
 		c := open(nc)
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
+		s.track(c)
 		go func() {
 			defer s.forget(c)
 			run(c)
 		}()
 	}
+}
+
+// listen records a listener, which shutdown closes; false if shutdown
+// began.
+func (s *connSet[C]) listen(ln net.Listener) bool {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.listeners[ln] = struct{}{}
+	s.accepting.Add(1)
+	return true
+}
+
+// unlisten is the end of a listener's accepting.
+func (s *connSet[C]) unlisten(ln net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, ln)
+	s.mu.Unlock()
+	s.accepting.Done()
+}
+
+// track records a connection accepted.
+func (s *connSet[C]) track(c C) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
 }
 
 func (s *connSet[C]) forget(c C) {

@@ -273,7 +273,7 @@ func (c *fcgiConn) exchange(ex *fcgiExchange) bool {
 	defer a.putRequest(r)
 	r.sink = ex
 	ex.r = r
-	r.info.started = time.Now()
+	r.stamp()
 
 	var err error
 	c.pairs, err = fcgi.ParseParams(ex.params, c.pairs[:0])

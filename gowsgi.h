@@ -181,6 +181,8 @@ void gw_app_free(gw_app *app);
 void gw_handle(gw_app *app, gw_req *req);
 void gw_finish(gw_req *req);
 void gw_interrupt(gw_req *req, uint64_t generation);
+void gw_thread_attach(void);
+void gw_thread_detach(void);
 const char *gw_key_name(int key);
 /* The timer slack of threads that run Python, in ns; 0 leaves it alone
  * (PythonConfig.TimerSlack). */

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // ServeHTTP runs the application for a request that arrived through
@@ -21,7 +20,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	defer a.putRequest(r)
 	s := &httpSink{w: w, rc: http.NewResponseController(w), r: r}
 	r.sink = s
-	r.info.started = time.Now()
+	r.stamp()
 	defer a.access.log(r)
 	r.isHead = hr.Method == http.MethodHead
 
@@ -42,12 +41,11 @@ func (a *App) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		r.respond(status, http.StatusText(status))
 		return
 	}
-	if err := a.pool.run(r); err != nil {
+	if err := a.pool.serve(r); err != nil {
 		a.log.Warn("request not served", "request", hr.Method+" "+hr.RequestURI, "reason", err)
 		r.respond(http.StatusServiceUnavailable, "Service Unavailable", [2]string{"Retry-After", "1"})
 		return
 	}
-	r.finish()
 	if r.clientGone && r.headSent {
 		// Cut the response short where net/http would complete it (it
 		// would end a chunked body cleanly), after what was sent so far.

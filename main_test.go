@@ -263,7 +263,10 @@ func run(t *testing.T, name string, opts Options, check, frontEnds int, f func(t
 		}
 		t.Run(v.String(), func(t *testing.T) {
 			o := opts
-			o.App = "conformance:" + name
+			o.App = name
+			if !strings.Contains(name, ":") {
+				o.App = "conformance:" + name
+			}
 			tg := serve(t, v, o)
 			f(t, tg)
 			if v.validated && strings.Contains(tg.log.String(), "AssertionError") {

@@ -43,6 +43,9 @@ var python struct {
 	cfg   PythonConfig
 	calls chan func() // work for Python's main thread
 	exe   string
+
+	mu       sync.Mutex
+	mainLent bool // an App's first Python thread runs on the main thread
 }
 
 // StartPython starts the embedded interpreter with cfg. Only the first call
@@ -133,10 +136,38 @@ func onPythonMain(f func()) {
 	<-done
 }
 
+// lendPythonMain runs f on Python's main thread, without waiting for it, if
+// no App holds that thread: the first App of a process runs its first
+// Python thread there, so that, as under gunicorn, the application is
+// imported (and with one thread served) on threading.main_thread(), where
+// signal.signal() works. It reports whether f was taken.
+func lendPythonMain(f func()) bool {
+	python.mu.Lock()
+	defer python.mu.Unlock()
+	if python.mainLent {
+		return false
+	}
+	python.mainLent = true
+	python.calls <- func() {
+		f()
+		python.mu.Lock()
+		python.mainLent = false
+		python.mu.Unlock()
+	}
+	return true
+}
+
 // StopPython runs Python's atexit handlers and finalizes the interpreter.
-// Call it once every App is closed, just before the process exits.
+// Call it once every App is closed, just before the process exits; while
+// an App still runs on Python's main thread it does nothing.
 func StopPython() {
 	if python.calls == nil || python.err != nil {
+		return
+	}
+	python.mu.Lock()
+	lent := python.mainLent
+	python.mu.Unlock()
+	if lent {
 		return
 	}
 	onPythonMain(func() { C.gw_finalize() })

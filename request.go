@@ -44,7 +44,11 @@ type request struct {
 	closeConn  bool  // the connection must not carry another request
 	status     int
 
-	timer *time.Timer // bounds the wait for a Python thread
+	// Its turn on a Python thread (see pool).
+	owner    requestOwner  // the front end it goes back to
+	queuedAt int64         // monotonic time it was queued
+	done     chan struct{} // the thread is through with it
+	serveErr error         // why it was not run
 
 	// Run in Python, and the timeout watchdog's view of it.
 	generation uint64 // counts this object's runs (see gw_interrupt)
@@ -62,7 +66,7 @@ const (
 )
 
 func newRequest(a *App) *request {
-	r := &request{app: a}
+	r := &request{app: a, done: make(chan struct{}, 1)}
 	r.c = (*C.gw_req)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gw_req{}))))
 	r.handle = cgo.NewHandle(r)
 	r.c.handle = C.uintptr_t(r.handle)
@@ -70,6 +74,14 @@ func newRequest(a *App) *request {
 	r.growEntries(initialEntries)
 	r.recycle()
 	return r
+}
+
+// stamp records when the request began, for the access log (which alone
+// needs the wall clock).
+func (r *request) stamp() {
+	if r.app.access != nil {
+		r.info.started = time.Now()
+	}
 }
 
 // recycle makes r ready for its next request.

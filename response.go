@@ -207,6 +207,22 @@ func (r *request) finish() {
 	r.info.outBytes = r.sent
 }
 
+// abandon ends an exchange whose sending panicked: a 500 if nothing was
+// sent yet, and the connection closed either way.
+func (r *request) abandon() {
+	r.closeConn = true
+	if r.headSent || r.clientGone {
+		r.clientGone = true
+		return
+	}
+	defer func() {
+		if recover() != nil {
+			r.clientGone = true
+		}
+	}()
+	r.respond(500, "Internal Server Error")
+}
+
 // sendHandedOver sends a large body C handed over: chunks of bytes objects,
 // or part of a file (with sendfile).
 func (r *request) sendHandedOver() error {

@@ -66,7 +66,11 @@ func (s *Server) init() {
 // goroutine.
 func (s *Server) Serve(ln net.Listener) error {
 	s.init()
-	return s.set.serve(ln, s.App.log, func(nc net.Conn) *conn { return newConn(s, nc) }, (*conn).serve)
+	if !s.set.listen(ln) {
+		return ErrServerClosed
+	}
+	defer s.set.unlisten(ln)
+	return s.App.pool.loop.serve(s, ln)
 }
 
 // Shutdown stops accepting, closes idle connections, and waits for the
@@ -75,6 +79,9 @@ func (s *Server) Serve(ln net.Listener) error {
 // ctx's error returned.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
+	s.set.init()
+	s.set.closing.Store(true)
+	s.App.pool.loop.stopServing(s)
 	return s.set.shutdown(ctx)
 }
 

@@ -1,6 +1,9 @@
 package gowsgi
 
 import (
+	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -65,7 +68,7 @@ func TestQueueFull(t *testing.T) {
 		running := tg.async(t)
 		g.waitWaiting(1)
 		queued := tg.async(t)
-		waitFor(t, "a queued request", func() bool { return tg.app.pool.waiting.Load() == 1 })
+		waitFor(t, "a queued request", func() bool { return tg.app.pool.waitingRequests() == 1 })
 		refused := tg.async(t)
 		if r := <-refused; r.status != 503 || r.retry == "" {
 			t.Errorf("with the queue full: %+v, want 503 with Retry-After", r)
@@ -91,6 +94,168 @@ func TestQueueTimeout(t *testing.T) {
 		g.open()
 		if r := <-running; r.status != 200 {
 			t.Errorf("the running request: %+v", r)
+		}
+	})
+}
+
+// identityAnswer is what threadapp's applications say of their thread.
+type identityAnswer struct {
+	Ident  uint64  `json:"ident"`
+	Loader uint64  `json:"loader"`
+	Count  int     `json:"count"`
+	Rows   *int    `json:"rows"`
+	Error  *string `json:"error"`
+	Main   bool    `json:"main"`
+	Met    bool    `json:"met"`
+}
+
+// getEach runs n GETs of path from clients goroutines at once and returns
+// the answers.
+func (tg *target) getEach(t *testing.T, path string, n, clients int) []identityAnswer {
+	t.Helper()
+	answers := make(chan identityAnswer, n)
+	failures := make(chan string, n)
+	jobs := make(chan struct{}, n)
+	for i := 0; i < n; i++ {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				resp, err := tg.client.Get(tg.url + path)
+				if err != nil {
+					failures <- err.Error()
+					continue
+				}
+				var a identityAnswer
+				err = json.NewDecoder(resp.Body).Decode(&a)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || err != nil {
+					failures <- fmt.Sprintf("%s: %v", resp.Status, err)
+					continue
+				}
+				answers <- a
+			}
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	close(failures)
+	for f := range failures {
+		t.Errorf("GET %s: %s\nlog:\n%s", path, f, tg.log)
+		break
+	}
+	var out []identityAnswer
+	for a := range answers {
+		out = append(out, a)
+	}
+	return out
+}
+
+// With one Python thread, the application is imported on it and every
+// request runs on it, whichever front end and connection brought it: a
+// sqlite3 connection made at load time works (it refuses other threads),
+// threading.get_ident() never changes, and a threading.local counts every
+// request. It is Python's main thread, as under gunicorn's sync worker.
+func TestOneThreadIsOneThread(t *testing.T) {
+	eachTarget(t, "threadapp:identity()", Options{Threads: 1}, func(t *testing.T, tg *target) {
+		const n = 300
+		answers := tg.getEach(t, "/", n, 8)
+		if len(answers) != n {
+			t.Fatalf("%d answers of %d", len(answers), n)
+		}
+		counts := map[int]bool{}
+		for _, a := range answers {
+			if a.Ident != a.Loader {
+				t.Fatalf("a request ran on thread %d, the application was loaded on %d", a.Ident, a.Loader)
+			}
+			if a.Error != nil {
+				t.Fatalf("the sqlite3 connection of the loading thread failed: %s", *a.Error)
+			}
+			counts[a.Count] = true
+		}
+		// One thread local saw every request: its counts are 1..n.
+		for i := 1; i <= n; i++ {
+			if !counts[i] {
+				t.Fatalf("the thread local's counts lack %d: %d distinct counts for %d requests", i, len(counts), n)
+			}
+		}
+	})
+}
+
+// With N threads, the requests run on the same N threads for the App's
+// life: the first of them loaded the application, and each keeps its
+// thread locals.
+func TestNThreadsAreTheSameN(t *testing.T) {
+	const threads = 4
+	eachTarget(t, "threadapp:together()", Options{Threads: threads}, func(t *testing.T, tg *target) {
+		idents := map[uint64]int{} // ident: the highest count seen
+		var loader uint64
+		const rounds = 25
+		for round := 0; round < rounds; round++ {
+			seen := map[uint64]bool{}
+			for _, a := range tg.getEach(t, fmt.Sprintf("/?%d", threads), threads, threads) {
+				if !a.Met {
+					p := tg.app.pool
+					p.mu.Lock()
+					st := fmt.Sprintf("idle %d running %d leading %v rescuing %v inPython %d queue %d", len(p.idle), p.running, p.leading, p.rescuing, p.inPython, p.queue.len())
+					p.mu.Unlock()
+					t.Fatalf("round %d: %d requests never ran at once on %d threads (%s)", round, threads, threads, st)
+				}
+				seen[a.Ident] = true
+				idents[a.Ident] = max(idents[a.Ident], a.Count)
+				loader = a.Loader
+			}
+			if len(seen) != threads {
+				t.Fatalf("round %d: %d threads ran %d requests at once", round, len(seen), threads)
+			}
+		}
+		if len(idents) != threads {
+			t.Errorf("%d distinct threads over %d rounds, want the same %d", len(idents), rounds, threads)
+		}
+		if _, ok := idents[loader]; !ok {
+			t.Errorf("the loading thread %d served no request; threads %v", loader, idents)
+		}
+		total := 0
+		for _, c := range idents {
+			total += c
+		}
+		if total != threads*rounds {
+			t.Errorf("the threads' locals counted %d requests of %d", total, threads*rounds)
+		}
+	})
+}
+
+// With one thread, no two requests' Python code overlaps, close() of the
+// response included (it sleeps while other clients send requests), and
+// close() runs on the request's thread.
+func TestCloseRunsBeforeTheNextRequest(t *testing.T) {
+	eachTarget(t, "threadapp:overlap()", Options{Threads: 1}, func(t *testing.T, tg *target) {
+		var wg sync.WaitGroup
+		for c := 0; c < 6; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 5; i++ {
+					if resp, body := tg.get(t, "/"); resp.StatusCode != 200 || body != "ok" {
+						t.Errorf("%s %q", resp.Status, body)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		var report struct {
+			Most         int `json:"most"`
+			Requests     int `json:"requests"`
+			ForeignClose int `json:"foreign_close"`
+		}
+		tg.getJSON(t, "/report", &report)
+		if report.Requests != 30 || report.Most != 1 || report.ForeignClose != 0 {
+			t.Errorf("%+v: want 30 requests, never more than 1 at once, close() on the request's thread", report)
 		}
 	})
 }

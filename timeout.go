@@ -5,6 +5,7 @@ import "C"
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,8 +43,8 @@ func (w *watchdog) loop(every time.Duration) {
 		case <-tick.C:
 		}
 		now := monotonic()
-		for i := range w.pool.running {
-			r := w.pool.running[i].Load()
+		for _, t := range w.pool.threads {
+			r := t.current.Load()
 			if r == nil {
 				continue
 			}
@@ -83,16 +84,27 @@ func (w *watchdog) expire(r *request) {
 	// give up: do it aside, holding the request alive meanwhile.
 	r.refs.Add(1)
 	generation := r.generation
-	go func() {
+	go postInterrupt(func() {
 		C.gw_interrupt(r.c, C.uint64_t(generation))
 		r.app.dropRequest(r)
-	}()
+	})
 }
 
 // epoch anchors monotonic time for the clocks of requests.
 var epoch = time.Now()
 
-func monotonic() int64 { return int64(time.Since(epoch)) }
+func monotonic() int64 {
+	now := int64(time.Since(epoch))
+	coarseClock.Store(now)
+	return now
+}
+
+// coarseClock is the last monotonic time anyone read: clock reads cost, in
+// virtual machines especially, so deadlines of seconds and the Date header
+// take this instead of reading the clock again.
+var coarseClock atomic.Int64
+
+func coarseNow() int64 { return coarseClock.Load() }
 
 // startClock starts timing the Python run of a request.
 func (r *request) startClock() {

@@ -69,7 +69,7 @@ func (s *UWSGIServer) serveConn(gc *gatewayConn) {
 	defer a.putRequest(r)
 	r.sink = u
 	u.req = r
-	r.info.started = time.Now()
+	r.stamp()
 	req := r.environFromCGI(vars, localAddr(nc))
 	var body io.Reader
 	if req.length > 0 {

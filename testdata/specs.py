@@ -48,7 +48,7 @@ def interpreter(environ, start_response):
         "sigint": str(signal.getsignal(signal.SIGINT)),
         "sigterm": str(signal.getsignal(signal.SIGTERM)),
         "marker": os.environ.get("GOWSGI_TEST_MARKER", ""),
-        "main_thread": threading.main_thread().ident != threading.get_ident(),
+        "main_thread": threading.main_thread().ident == threading.get_ident(),
     }).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body]

@@ -182,8 +182,20 @@ func runWorker(c *config, spec string, w *master.Worker, l *logs) error {
 	}
 	// Parallelism across cores comes from the workers: each takes its
 	// share of the CPUs for its Go side.
-	if os.Getenv("GOMAXPROCS") == "" && w.Workers > 1 {
-		runtime.GOMAXPROCS(max(1, (runtime.NumCPU()+w.Workers-1)/w.Workers))
+	if os.Getenv("GOMAXPROCS") == "" {
+		procs := runtime.GOMAXPROCS(0)
+		if w.Workers > 1 {
+			procs = max(1, (runtime.NumCPU()+w.Workers-1)/w.Workers)
+		}
+		// Python threads wait (in Python, for the GIL, in the loop) in
+		// the kernel, each holding a Go processor while it does: with
+		// several, a second processor lets the one that is ready run its
+		// Go side at once, instead of waiting for the runtime to take the
+		// processor back.
+		if c.threads > 1 {
+			procs = max(procs, 2)
+		}
+		runtime.GOMAXPROCS(procs)
 	}
 	path, err := setUpProcess(c)
 	if err != nil {

@@ -29,7 +29,7 @@ func newServers(http *gowsgi.Server) *servers {
 func (s *servers) serve(ln listen.Listener) error {
 	switch ln.Protocol {
 	case listen.HTTP:
-		return s.http.Serve(ln)
+		return s.http.Serve(ln.Listener) // the socket itself: the engine waits on its descriptor
 	case listen.FastCGI:
 		return s.fcgi.Serve(ln)
 	case listen.UWSGI:
