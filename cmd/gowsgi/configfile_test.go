@@ -513,3 +513,29 @@ func TestRequestHooksKeepSendfile(t *testing.T) {
 	}
 	waitHook(t, logPath, fmt.Sprintf("post_request 200 %d", len(data)-10), 1)
 }
+
+// -c python:MODULE imports the configuration as a module, -c file:PATH
+// reads a file whatever its name, as gunicorn does; worker hooks come from
+// either (post_worker_init sees the loaded application as worker.wsgi).
+func TestConfigModuleAndFilePrefix(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "hooks.log")
+	body := logHelper + "workers = 2\n" +
+		"def post_worker_init(worker):\n    _log('post_worker_init', worker.age, worker.wsgi is not None)\n"
+	writeFile(t, filepath.Join(dir, "deployconf.py"), body)
+	writeFile(t, filepath.Join(dir, "deploy.conf"), body)
+	for _, c := range []string{"python:deployconf", "file:" + filepath.Join(dir, "deploy.conf")} {
+		os.Remove(logPath)
+		s := testutil.Start(t, testutil.Options{Env: []string{"HOOKS_LOG=" + logPath}}, "-c", c,
+			"--pythonpath", dir+","+testutil.Testdata(), "conformance:hello")
+		if !strings.Contains(s.Log.String(), "Application conformance:hello: 2 worker(s)") {
+			t.Errorf("-c %s: the settings did not apply:\n%s", c, s.Log)
+		}
+		for _, l := range waitHook(t, logPath, "post_worker_init", 2) {
+			if !strings.HasSuffix(l, " True") {
+				t.Errorf("-c %s: %q", c, l)
+			}
+		}
+		s.Stop()
+	}
+}

@@ -488,11 +488,11 @@ def wrap_application(app):
     """The application, called between pre_request and post_request when
     either is defined; the application itself otherwise. post_request runs
     after the response's close(), as gunicorn's."""
+    if WORKER is not None:
+        WORKER.wsgi = app
     pre, post = HOOKS.get("pre_request"), HOOKS.get("post_request")
     if pre is None and post is None:
         return app
-    if WORKER is not None:
-        WORKER.wsgi = app
 
     def application(environ, start_response):
         worker = WORKER
