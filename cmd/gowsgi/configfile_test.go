@@ -35,7 +35,7 @@ def _log(*args):
 
 
 def on_starting(server):
-    _log("on_starting", server.pid, server.cfg.workers, server.cfg.threads)
+    _log("on_starting", server.pid, server.cfg.workers, server.cfg.threads, os.environ.get("FROM_CONFIG"))
 
 
 def when_ready(server):
@@ -145,8 +145,8 @@ func TestGunicornConfigFile(t *testing.T) {
 		}
 	}
 	order("nworkers_changed 2 None", "on_starting", "when_ready", "pre_fork 1 [booting]", "pre_fork 2 [booting]")
-	if !slices.Contains(lines, "on_starting "+master+" 2 2") {
-		t.Errorf("on_starting(server): server.pid is the master's, cfg the file's:\n%s", strings.Join(lines, "\n"))
+	if !slices.Contains(lines, "on_starting "+master+" 2 2 yes") {
+		t.Errorf("on_starting(server): server.pid is the master's, cfg the file's, raw_env set:\n%s", strings.Join(lines, "\n"))
 	}
 	if !strings.Contains(s.Log.String(), "["+master+"] [INFO] when_ready says hello") {
 		t.Errorf("server.log writes to the error log, as the master:\n%s", s.Log)

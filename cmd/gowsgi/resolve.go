@@ -156,6 +156,15 @@ func (r *resolved) configPath() (string, bool, error) {
 	if r.s.configFile != "" {
 		return r.s.configFile, false, nil
 	}
+	// GOWSGI_CONFIG names the file too: it cannot wait for the GOWSGI_*
+	// variables, which come below the file it names.
+	if v := os.Getenv(envName("config")); v != "" {
+		if err := r.fs.Set("config", v); err != nil {
+			return "", false, err
+		}
+		r.from["config"] = "environment " + envName("config")
+		return v, false, nil
+	}
 	if fi, err := os.Stat(defaultConfigFile); err == nil && !fi.IsDir() {
 		return "./" + defaultConfigFile, true, nil
 	}

@@ -132,6 +132,10 @@ func TestPrecedence(t *testing.T) {
 		"GOWSGI_CMD_ARGS=--threads 2 --keep-alive 2",
 	}
 	out := printedConfig(t, env, "--threads", "1", "specs")
+	// GOWSGI_CONFIG names a file as -c does.
+	if got := setting(printedConfig(t, []string{"GOWSGI_CONFIG=" + conf}, "specs"), "max_requests"); got != "4  # config file "+conf {
+		t.Errorf("GOWSGI_CONFIG: max_requests = %s", got)
+	}
 	for name, want := range map[string]string{
 		"threads":            "1  # command line",
 		"keepalive":          "2  # GOWSGI_CMD_ARGS",

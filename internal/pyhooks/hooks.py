@@ -444,6 +444,10 @@ def init(arg):
     SERVER._update(arg.get("server", {}))
     if arg.get("worker") is not None:
         WORKER = Worker(arg["worker"])
+    else:
+        # The master's hooks see raw_env, as in gunicorn's master (each
+        # worker has it already).
+        os.environ.update(CFG.env)
     return sorted(HOOKS)
 
 
