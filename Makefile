@@ -13,17 +13,31 @@ PYTHON_PC ?= python3-embed
 BUILD_PACKAGES := gcc libc6-dev pkg-config python3-dev
 # The tests serve real frameworks from Debian's packages, and run the
 # gateways behind real front servers (nginx, lighttpd).
-TEST_PACKAGES  := python3-flask python3-django nginx-light lighttpd
+TEST_PACKAGES  := python3-flask python3-django nginx-light lighttpd iproute2
 # The benchmark runs the other servers and the load generator.
 BENCH_PACKAGES := wrk util-linux procps uwsgi-core uwsgi-plugin-python3 python3-gunicorn python3-waitress
 
-ifeq ($(PYTHON_PC),python3-embed)
+ifeq ($(PYTHON_PC)$(PKG_CONFIG_PATH),python3-embed)
 GOFLAGS_PYTHON :=
 else
-# Another Python: give cgo its flags instead of the built-in pkg-config line.
-export CGO_CFLAGS  := $(shell pkg-config --cflags $(PYTHON_PC) 2>/dev/null)
-export CGO_LDFLAGS := $(shell pkg-config --libs $(PYTHON_PC) 2>/dev/null)
+# Another Python (another .pc name, or PKG_CONFIG_PATH): give cgo its flags
+# instead of the built-in pkg-config line. Go's build cache keys on
+# CGO_CFLAGS and CGO_LDFLAGS, not on PKG_CONFIG_PATH, so this also keeps
+# a build for one Python from reusing objects compiled for another.
+export CGO_CFLAGS  := -O2 -g $(shell pkg-config --cflags $(PYTHON_PC) 2>/dev/null)
+export CGO_LDFLAGS := -O2 -g $(shell pkg-config --libs $(PYTHON_PC) 2>/dev/null)
 GOFLAGS_PYTHON := -tags gowsgi_python_flags
+endif
+
+# The directory of the embedded Python's libpython: gowsgi checks at start
+# that the library it loaded is from there, and for a Python outside the
+# system's library directories (pyenv, conda, /opt) the binary's run path
+# points there, so the dynamic loader does not take the system's libpython
+# of the same name instead.
+PYTHON_LIBDIR := $(shell pkg-config --variable=libdir $(PYTHON_PC) 2>/dev/null)
+LDFLAGS_PYTHON := -X github.com/gowsgi/gowsgi.pythonLibDir=$(PYTHON_LIBDIR)
+ifeq ($(filter /usr/lib% /lib% /usr/local/lib%,$(PYTHON_LIBDIR)),)
+LDFLAGS_PYTHON += -r $(PYTHON_LIBDIR)
 endif
 
 .PHONY: all build serve test bench deps test-deps bench-deps check-go check-python clean
@@ -31,7 +45,7 @@ endif
 all: build
 
 build: deps
-	$(GO) build $(GOFLAGS_PYTHON) -o $(BIN) ./cmd/gowsgi
+	$(GO) build $(GOFLAGS_PYTHON) -ldflags "$(LDFLAGS_PYTHON)" -o $(BIN) ./cmd/gowsgi
 
 serve: build
 	./$(BIN) demo
@@ -40,6 +54,7 @@ test: deps test-deps
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(GOFLAGS_PYTHON) ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(GOFLAGS_PYTHON) ./...
 	$(GO) test $(GOFLAGS_PYTHON) -race -timeout 30m ./...
 
 bench: build bench-deps

@@ -28,6 +28,12 @@ const DefaultAccessLogFormat = `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f
 //	f referer  a user agent
 //	T seconds  M milliseconds  D microseconds  L decimal seconds
 //	p process id  {name}i request header  {name}o response header
+//	{NAME}e environ variable (names ignore case, as gunicorn's)
+//
+// An atom gowsgi does not know is written "-", as gunicorn writes it.
+// What clients send is escaped, so that a line cannot be forged: '"'
+// becomes \" (as gunicorn writes it), '\' \\, and control characters
+// \u00HH: a JSON format stays JSON.
 type accessLogger struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -38,7 +44,15 @@ type accessLogger struct {
 type accessPart struct {
 	literal string
 	atom    string // "" for a literal
-	arg     string // {name}i: the CGI name (HTTP_NAME); {name}o: the header name
+	arg     string // {name}i: the CGI name (HTTP_NAME); {name}o: the header name; {name}e: the environ name
+}
+
+// CheckAccessLogFormat tells whether format is a valid access log format
+// (Options.AccessLogFormat), as New would: a server can refuse a bad one
+// before it starts.
+func CheckAccessLogFormat(format string) error {
+	_, err := parseAccessFormat(format)
+	return err
 }
 
 func newAccessLogger(w io.Writer, format string) (*accessLogger, error) {
@@ -69,8 +83,9 @@ func parseAccessFormat(format string) ([]accessPart, error) {
 			i++
 			continue
 		}
-		end := strings.Index(format[i:], ")s")
-		if !strings.HasPrefix(format[i:], "%(") || end < 0 {
+		end := strings.IndexByte(format[i:], ')')
+		if !strings.HasPrefix(format[i:], "%(") || end < 0 || i+end+1 >= len(format) ||
+			(format[i+end+1] != 's' && format[i+end+1] != 'd') {
 			return nil, fmt.Errorf("gowsgi: access log format: expected %%(atom)s at %q", format[i:])
 		}
 		atom := format[i+2 : i+end]
@@ -78,15 +93,21 @@ func parseAccessFormat(format string) ([]accessPart, error) {
 		p := accessPart{atom: atom}
 		if strings.HasPrefix(atom, "{") {
 			close := strings.IndexByte(atom, '}')
-			if close < 0 || close+2 != len(atom) || (atom[close+1] != 'i' && atom[close+1] != 'o') {
-				return nil, fmt.Errorf("gowsgi: access log format: bad atom %q (use {header}i or {header}o)", atom)
-			}
-			p.arg, p.atom = atom[1:close], atom[close+1:]
-			if p.atom == "i" {
-				p.arg = cgiHeaderName(p.arg)
+			if close < 0 || close+2 != len(atom) || !strings.Contains("ioe", atom[close+1:]) {
+				p.atom = "-" // not an atom: gunicorn writes "-"
+			} else {
+				p.arg, p.atom = atom[1:close], atom[close+1:]
+				switch p.atom {
+				case "i":
+					p.arg = cgiHeaderName(p.arg)
+				case "e":
+					if !strings.EqualFold(p.arg, "wsgi.url_scheme") {
+						p.arg = strings.ToUpper(p.arg)
+					}
+				}
 			}
 		} else if !strings.Contains("h l u t r m U q H s B b f a T M D L p", atom) || len(atom) != 1 {
-			return nil, fmt.Errorf("gowsgi: access log format: unknown atom %q", atom)
+			p.atom = "-"
 		}
 		if lit.Len() > 0 {
 			parts = append(parts, accessPart{literal: lit.String()})
@@ -114,29 +135,31 @@ func (l *accessLogger) log(r *request) {
 			continue
 		}
 		switch p.atom {
+		case "-":
+			b.WriteByte('-')
 		case "h":
-			b.Write(r.envValue(C.GW_K_REMOTE_ADDR))
+			writeEscaped(b, r.envValue(C.GW_K_REMOTE_ADDR))
 		case "l":
 			b.WriteByte('-')
 		case "u":
-			b.WriteString(dash(basicAuthUser(string(r.envValue(C.GW_K_HTTP_AUTHORIZATION)))))
+			writeDash(b, []byte(basicAuthUser(string(r.envValue(C.GW_K_HTTP_AUTHORIZATION)))))
 		case "t":
 			b.Write(started.AppendFormat(b.AvailableBuffer(), "[02/Jan/2006:15:04:05 -0700]"))
 		case "r":
-			b.Write(r.envValue(C.GW_K_REQUEST_METHOD))
+			writeEscaped(b, r.envValue(C.GW_K_REQUEST_METHOD))
 			b.WriteByte(' ')
-			b.Write(r.envValue(C.GW_K_REQUEST_URI))
+			writeEscaped(b, r.envValue(C.GW_K_REQUEST_URI))
 			b.WriteByte(' ')
-			b.Write(r.envValue(C.GW_K_SERVER_PROTOCOL))
+			writeEscaped(b, r.envValue(C.GW_K_SERVER_PROTOCOL))
 		case "m":
-			b.Write(r.envValue(C.GW_K_REQUEST_METHOD))
+			writeEscaped(b, r.envValue(C.GW_K_REQUEST_METHOD))
 		case "U":
 			path, _, _ := bytes.Cut(r.envValue(C.GW_K_REQUEST_URI), []byte("?"))
-			b.Write(path)
+			writeEscaped(b, path)
 		case "q":
-			b.Write(r.envValue(C.GW_K_QUERY_STRING))
+			writeEscaped(b, r.envValue(C.GW_K_QUERY_STRING))
 		case "H":
-			b.Write(r.envValue(C.GW_K_SERVER_PROTOCOL))
+			writeEscaped(b, r.envValue(C.GW_K_SERVER_PROTOCOL))
 		case "s":
 			b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(r.status), 10))
 		case "B":
@@ -165,6 +188,12 @@ func (l *accessLogger) log(r *request) {
 			writeDash(b, r.envNamed(p.arg))
 		case "o":
 			writeDash(b, r.responseHeader(p.arg))
+		case "e":
+			if strings.EqualFold(p.arg, "wsgi.url_scheme") {
+				b.WriteString(r.scheme())
+			} else {
+				writeDash(b, r.envNamed(p.arg))
+			}
 		}
 	}
 	b.WriteByte('\n')
@@ -174,12 +203,47 @@ func (l *accessLogger) log(r *request) {
 	l.bufs.Put(b)
 }
 
+// writeDash writes a value, escaped, or "-" for none.
 func writeDash(b *bytes.Buffer, v []byte) {
 	if len(v) == 0 {
 		b.WriteByte('-')
 		return
 	}
-	b.Write(v)
+	writeEscaped(b, v)
+}
+
+// writeEscaped writes what a client may have chosen so that it cannot end
+// a quoted field or the line: \" for '"' (gunicorn's), \\ for '\', and
+// \u00HH for control characters, all of them JSON's escapes too.
+func writeEscaped(b *bytes.Buffer, v []byte) {
+	const hex = "0123456789abcdef"
+	start := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= 0x20 && c != 0x7f && c != '"' && c != '\\' {
+			continue
+		}
+		b.Write(v[start:i])
+		switch c {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteString("\\u00")
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+		start = i + 1
+	}
+	b.Write(v[start:])
+}
+
+// scheme is the request's wsgi.url_scheme.
+func (r *request) scheme() string {
+	if r.c.in_flags&C.GW_IN_HTTPS != 0 {
+		return "https"
+	}
+	return "http"
 }
 
 // cgiHeaderName is the environ name of a request header: HTTP_USER_AGENT
@@ -207,13 +271,6 @@ func (r *request) responseHeader(name string) []byte {
 		}
 	}
 	return nil
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // basicAuthUser is the user name of an "Authorization: Basic" header.

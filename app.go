@@ -35,6 +35,7 @@ type App struct {
 	pool   *pool
 	log    *slog.Logger
 	access *accessLogger
+	proxy  *proxyTrust
 
 	errorsMu sync.Mutex    // serializes wsgi.errors writes
 	free     chan *request // requests kept for reuse
@@ -67,7 +68,11 @@ func New(opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{opts: opts, log: opts.Logger, access: access, free: make(chan *request, opts.Threads+64)}
+	proxy, err := newProxyTrust(&opts)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{opts: opts, log: opts.Logger, access: access, proxy: proxy, free: make(chan *request, opts.Threads+64)}
 	a.handle = cgo.NewHandle(a)
 
 	spec, loader, software := C.CString(opts.App), C.CString(loaderSource), C.CString("gowsgi/"+Version)

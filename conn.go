@@ -518,7 +518,12 @@ func (c *conn) environ(r *request) int {
 	setVar(r, C.GW_K_SERVER_PROTOCOL, hreq.Proto)
 	setVar(r, C.GW_K_REMOTE_ADDR, c.remoteIP)
 	setVar(r, C.GW_K_REMOTE_PORT, c.remotePort)
-	setServer(r, hreq.Host, c.localName, c.localPort, false)
+	https, ok := c.srv.App.proxy.engineScheme(hreq.Fields, c.remoteIP, false)
+	if !ok {
+		return 400 // trusted scheme headers that disagree (proxy.go)
+	}
+	setScheme(r, https)
+	setServer(r, hreq.Host, c.localName, c.localPort, https)
 	if hreq.Host != nil {
 		setVar(r, C.GW_K_HTTP_HOST, hreq.Host)
 	}

@@ -24,8 +24,8 @@ func (a *App) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	defer a.access.log(r)
 	r.isHead = hr.Method == http.MethodHead
 
-	if !r.environFromHTTP(hr) {
-		r.respond(http.StatusNotFound, "Not Found")
+	if status := r.environFromHTTP(hr); status != 0 {
+		r.respond(status, http.StatusText(status))
 		return
 	}
 	length := hr.ContentLength
@@ -54,23 +54,24 @@ func (a *App) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 }
 
-// environFromHTTP fills the environ from a net/http request. It reports
-// false when the path is outside the mount prefix.
-func (r *request) environFromHTTP(hr *http.Request) bool {
+// environFromHTTP fills the environ from a net/http request. It returns 0,
+// or the status to answer instead: 404 for a path outside the mount
+// prefix, 400 for scheme headers that disagree.
+func (r *request) environFromHTTP(hr *http.Request) int {
 	setVar(r, C.GW_K_REQUEST_METHOD, hr.Method)
 	if !setPath(r, hr.URL.Path) {
-		return false
+		return http.StatusNotFound
 	}
 	setVar(r, C.GW_K_QUERY_STRING, hr.URL.RawQuery)
 	setVar(r, C.GW_K_REQUEST_URI, hr.RequestURI)
 	setVar(r, C.GW_K_RAW_URI, hr.RequestURI)
 	setVar(r, C.GW_K_SERVER_PROTOCOL, hr.Proto)
 	setRemote(r, hr.RemoteAddr)
-	https := hr.TLS != nil
-	if https {
-		r.c.in_flags |= C.GW_IN_HTTPS
-		setVar(r, C.GW_K_HTTPS, "on")
+	https, ok := r.app.proxy.httpScheme(hr)
+	if !ok {
+		return http.StatusBadRequest // trusted scheme headers that disagree (proxy.go)
 	}
+	setScheme(r, https)
 	localName, localPort := "", ""
 	if la, ok := hr.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		localName, localPort = splitHostPort(la.String())
@@ -95,7 +96,7 @@ func (r *request) environFromHTTP(hr *http.Request) bool {
 			}
 		}
 	}
-	return true
+	return 0
 }
 
 // httpSink sends a response through an http.ResponseWriter.

@@ -108,7 +108,7 @@ func (r *request) spool(src io.Reader, limit int64) (int64, error) {
 	}
 	// Larger than memory allows: into a temporary file, gone from the
 	// file system already so nothing is left behind by a crash.
-	f, err := os.CreateTemp("", "gowsgi-body-")
+	f, err := os.CreateTemp(r.app.opts.TempDir, "gowsgi-body-")
 	if err != nil {
 		release()
 		return 0, err

@@ -7,13 +7,14 @@ which case the callable is "application" (wsgiref's convention) or else "app".
 
 import ast
 import importlib
+import sys
 
 
 def load(spec):
-    module_name, _, expr = spec.partition(":")
+    module_name, colon, expr = spec.partition(":")
     module_name, expr = module_name.strip(), expr.strip()
-    if not module_name:
-        raise ValueError(f"application spec {spec!r}: expected MODULE:CALLABLE")
+    if not module_name or (colon and not expr):
+        raise ValueError(f"application spec {spec!r}: expected MODULE:CALLABLE or MODULE")
     module = importlib.import_module(module_name)
     if not expr:
         for name in ("application", "app"):
@@ -31,6 +32,11 @@ def load(spec):
         raise TypeError(
             f"application spec {spec!r} names a {type(obj).__name__}, not a WSGI callable"
         )
+    # A worker whose configuration defines pre_request or post_request has
+    # gowsgi's hooks module: it calls them around the application.
+    hooks = sys.modules.get("_gowsgi_hooks")
+    if hooks is not None:
+        obj = hooks.wrap_application(obj)
     return obj
 
 

@@ -241,11 +241,6 @@ func eachHTTPTarget(t *testing.T, name string, opts Options, f func(t *testing.T
 	run(t, name, opts, checkAll, httpOnly, f)
 }
 
-// eachHTTPPlain is eachHTTPTarget without the validator.
-func eachHTTPPlain(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, checkNone, httpOnly, f)
-}
-
 // Which validators a test runs its application behind.
 const (
 	checkNone    = iota // neither

@@ -87,6 +87,25 @@ type Options struct {
 	// development only. The error log gets the traceback either way.
 	Debug bool
 
+	// ForwardedAllowIPs are the front ends (IP addresses, CIDR networks,
+	// or "*" for any) believed when they say a request came over HTTPS
+	// (gunicorn's forwarded_allow_ips); nil means DefaultForwardedAllowIPs,
+	// this host, and an empty list nobody. Peers on Unix sockets are
+	// always believed, as in gunicorn.
+	ForwardedAllowIPs []string
+
+	// SecureSchemeHeaders map the headers a trusted front end sets to the
+	// value that means HTTPS (gunicorn's secure_scheme_headers): the first
+	// present sets wsgi.url_scheme, and HTTPS=on for https; two that
+	// disagree make the request a 400. Names are compared ignoring case,
+	// values exactly. nil means DefaultSecureSchemeHeaders, an empty map
+	// none.
+	SecureSchemeHeaders map[string]string
+
+	// TempDir is where request bodies too large for memory are spooled
+	// (unlinked files); "" means os.TempDir().
+	TempDir string
+
 	// Python starts the interpreter, if no App started it yet.
 	Python PythonConfig
 }

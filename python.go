@@ -66,6 +66,9 @@ func StartPython(cfg PythonConfig) error {
 }
 
 func startPython(cfg PythonConfig) error {
+	if err := CheckPythonLibrary(); err != nil {
+		return err
+	}
 	exe, err := pythonExecutable(cfg.Virtualenv)
 	if err != nil {
 		return err

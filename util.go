@@ -20,6 +20,11 @@ import (
 // the application would not see it (ServeHTTP answers 404).
 var ErrOutsidePrefix = errors.New("gowsgi: path outside the mount prefix")
 
+// ErrSchemeHeaders: a trusted front end sent scheme headers that disagree
+// (X-Forwarded-Proto: https with X-Forwarded-Ssl: off), which ServeHTTP
+// answers 400 (see Options.SecureSchemeHeaders).
+var ErrSchemeHeaders = errors.New("gowsgi: the request's scheme headers disagree")
+
 // Environ is the environ an App mounted at scriptName would give its
 // application for hr, without the wsgi.* objects (wsgi.url_scheme is
 // included): the same code builds it as for a real request, so Go tests of
@@ -29,9 +34,14 @@ var ErrOutsidePrefix = errors.New("gowsgi: path outside the mount prefix")
 func Environ(hr *http.Request, scriptName string) (map[string]string, error) {
 	a := &App{opts: Options{ScriptName: scriptName}}
 	a.opts.setDefaults()
+	a.proxy, _ = newProxyTrust(&a.opts) // the defaults, which parse
 	r := newRequest(a)
 	defer r.destroy()
-	if !r.environFromHTTP(hr) {
+	switch r.environFromHTTP(hr) {
+	case 0:
+	case http.StatusBadRequest:
+		return nil, ErrSchemeHeaders
+	default:
 		return nil, ErrOutsidePrefix
 	}
 	if hr.ContentLength > 0 || (hr.ContentLength == 0 && hr.Header.Get("Content-Length") != "") {

@@ -13,7 +13,7 @@ import (
 // newCGICommand is "gowsgi cgi": one request as a CGI program, as
 // wsgiref.handlers.CGIHandler runs it.
 func newCGICommand() *cobra.Command {
-	var c config
+	var c settings
 	var iis bool
 	cmd := &cobra.Command{
 		Use:   "cgi [flags] MODULE:CALLABLE",
@@ -53,8 +53,8 @@ An application error becomes a 500 response, the traceback on stderr.`,
 // the web server shows a 500 instead of a malformed answer.
 const cgiFailure = "Status: 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nInternal Server Error\n"
 
-func runCGI(fs *pflag.FlagSet, c *config, spec string, iis bool) error {
-	if err := applyEnv(fs); err != nil {
+func runCGI(fs *pflag.FlagSet, c *settings, spec string, iis bool) error {
+	if err := applyEnv(fs, nil); err != nil {
 		return err
 	}
 	c.errorLogfile = "-"

@@ -61,7 +61,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	var flags []string
-	newRootCommand().Flags().VisitAll(func(f *pflag.Flag) {
+	newRootCommand(false).Flags().VisitAll(func(f *pflag.Flag) {
 		if !f.Hidden {
 			flags = append(flags, "--"+f.Name)
 		}
@@ -268,7 +268,7 @@ func TestAccessAndErrorLog(t *testing.T) {
 
 	// Into a file.
 	errlog := filepath.Join(dir, "error.log")
-	s = testutil.Launch(t, testutil.Options{}, "--error-logfile", errlog, "--pythonpath", ".", "conformance:hello")
+	testutil.Launch(t, testutil.Options{}, "--error-logfile", errlog, "--pythonpath", ".", "conformance:hello")
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if b, _ := os.ReadFile(errlog); strings.Contains(string(b), "Listening at: http://") {
 			return
@@ -350,8 +350,19 @@ func TestGracefulShutdown(t *testing.T) {
 	if !s.WaitLog("Shutting down gracefully", 10*time.Second) {
 		t.Fatalf("no shutdown line:\n%s", s.Log)
 	}
-	if c, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
-		c.Close()
+	// The master and the worker close their listening sockets as they
+	// begin to stop: soon, while the request is still running, a new
+	// connection is refused.
+	refused := false
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && !refused; time.Sleep(10 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+		if err != nil {
+			refused = true
+		} else {
+			c.Close()
+		}
+	}
+	if !refused {
 		t.Errorf("new connections still accepted during shutdown")
 	}
 	if got := <-done; got != "200 slept 1.5" {

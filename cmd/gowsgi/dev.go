@@ -34,13 +34,18 @@ func addDevFlags(fs *pflag.FlagSet, c *devConfig) {
 
 // startReloader watches the application's directories for --reload: the
 // working directory (after --chdir) and the --pythonpath directories,
-// which the workers resolve from it. It returns nil without --reload.
-func startReloader(c *config, log *slog.Logger) (*watch.Watcher, error) {
+// which the workers resolve from it, and the configuration file, read
+// again on a reload. It returns nil without --reload.
+func startReloader(c *settings, r *resolved, log *slog.Logger) (*watch.Watcher, error) {
 	if !c.dev.reload {
 		if len(c.dev.reloadExtra) > 0 {
 			return nil, errors.New("--reload-extra-file needs --reload")
 		}
 		return nil, nil
+	}
+	extra := expandGlobs(c.dev.reloadExtra)
+	if r.file != nil {
+		extra = append(extra, r.file.Path)
 	}
 	base, err := filepath.Abs(c.chdir)
 	if err != nil {
@@ -57,7 +62,7 @@ func startReloader(c *config, log *slog.Logger) (*watch.Watcher, error) {
 		dirs = append(dirs, p)
 	}
 	// Extra files are relative to where gowsgi started, as the user typed them.
-	w, err := watch.Start(watch.Config{Dirs: nested(dirs), Files: c.dev.reloadExtra, Log: log})
+	w, err := watch.Start(watch.Config{Dirs: nested(dirs), Files: extra, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("--reload: %w", err)
 	}
@@ -70,7 +75,7 @@ func startReloader(c *config, log *slog.Logger) (*watch.Watcher, error) {
 // recorded, so a file saved twice within a second (a formatter, a
 // checkout, an undo) could come back as the old code: the workers write
 // none.
-func prepareWorker(c *config) {
+func prepareWorker(c *settings) {
 	if c.dev.reload && os.Getenv("PYTHONDONTWRITEBYTECODE") == "" {
 		os.Setenv("PYTHONDONTWRITEBYTECODE", "1")
 	}

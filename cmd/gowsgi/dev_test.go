@@ -172,20 +172,24 @@ func TestReloadExtraFile(t *testing.T) {
 	waitBody(t, s, "second")
 }
 
-// Bad --reload settings are clear errors at start.
+// Bad --reload settings are clear errors at start (exit status 1, a
+// setting that cannot be used), naming the flag at fault.
 func TestReloadBadSettings(t *testing.T) {
 	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"--reload-extra-file", filepath.Join(dir, "x.conf"), "conformance:pid"},
-		{"--reload", "--reload-extra-file", filepath.Join(dir, "missing", "x.conf"), "conformance:pid"},
-		{"--reload", "--chdir", filepath.Join(dir, "missing"), "conformance:pid"},
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--reload-extra-file", filepath.Join(dir, "x.conf"), "conformance:pid"}, "--reload"},
+		{[]string{"--reload", "--reload-extra-file", filepath.Join(dir, "missing", "x.conf"), "conformance:pid"}, "--reload"},
+		{[]string{"--reload", "--chdir", filepath.Join(dir, "missing"), "conformance:pid"}, "--chdir"},
 	} {
-		s := testutil.Launch(t, testutil.Options{}, args...)
-		if code := s.Wait(60 * time.Second); code != 2 {
-			t.Errorf("%v: exit status %d, want 2:\n%s", args, code, s.Log)
+		s := testutil.Launch(t, testutil.Options{}, c.args...)
+		if code := s.Wait(60 * time.Second); code != 1 {
+			t.Errorf("%v: exit status %d, want 1:\n%s", c.args, code, s.Log)
 		}
-		if !strings.Contains(s.Log.String(), "--reload") {
-			t.Errorf("%v: the error does not name the flag:\n%s", args, s.Log)
+		if !strings.Contains(s.Log.String(), c.flag) {
+			t.Errorf("%v: the error does not name %s:\n%s", c.args, c.flag, s.Log)
 		}
 	}
 }
@@ -234,5 +238,40 @@ func TestDebugFlag(t *testing.T) {
 	}
 	if strings.Contains(plain.Log.String(), "--debug") {
 		t.Errorf("debug warning without --debug:\n%s", plain.Log)
+	}
+}
+
+// --reload also watches the configuration file, read again on the
+// reload; a glob of --reload-extra-file is expanded at start.
+func TestReloadConfigFileAndGlobs(t *testing.T) {
+	dir := t.TempDir()
+	writeApp(t, dir, "app", "first")
+	conf := filepath.Join(dir, "conf.py")
+	writeFile(t, conf, "raw_env = ['STAGE=one']\n")
+	tmpl := filepath.Join(dir, "templates")
+	os.Mkdir(tmpl, 0o755)
+	writeFile(t, filepath.Join(tmpl, "page.html"), "v1")
+	s := testutil.Start(t, testutil.Options{}, "--reload", "-c", conf, "--reload-extra-file", filepath.Join(tmpl, "*.html"),
+		"--chdir", dir, "app")
+	waitBody(t, s, "first")
+	writeFile(t, conf, "raw_env = ['STAGE=two']\n")
+	if !s.WaitLog("Reloading (changed: conf.py)", 30*time.Second) {
+		t.Errorf("a change of the configuration file did not reload:\n%s", s.Log)
+	}
+	writeFile(t, filepath.Join(tmpl, "page.html"), "v2")
+	if !s.WaitLog("Reloading (changed: page.html)", 30*time.Second) {
+		t.Errorf("a file the glob matched did not reload:\n%s", s.Log)
+	}
+}
+
+func TestExpandGlobs(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a.html", "b.html", "c.txt"} {
+		writeFile(t, filepath.Join(dir, n), "x")
+	}
+	got := expandGlobs([]string{filepath.Join(dir, "*.html"), filepath.Join(dir, "plain.conf"), filepath.Join(dir, "*.none")})
+	want := []string{filepath.Join(dir, "a.html"), filepath.Join(dir, "b.html"), filepath.Join(dir, "plain.conf"), filepath.Join(dir, "*.none")}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("expandGlobs: %v, want %v", got, want)
 	}
 }

@@ -114,6 +114,12 @@ func TestWorkerKilled(t *testing.T) {
 	workers := s.WaitWorkers(2, 30*time.Second)
 	l := startLoad(t, s.URL+"/", 8)
 	l.waitServed(t, 200)
+	// Both serve (one may still have been importing the application).
+	waitFor(t, "both workers to answer", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.bodies[strconv.Itoa(workers[0])] > 0 && l.bodies[strconv.Itoa(workers[1])] > 0
+	})
 	syscall.Kill(workers[0], syscall.SIGKILL)
 	waitFor(t, "a replacement worker", func() bool {
 		now := s.WorkerPIDs()

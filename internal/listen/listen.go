@@ -4,6 +4,8 @@
 package listen
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,6 +25,16 @@ const DefaultPort = "8000"
 type Options struct {
 	ReusePort  bool        // SO_REUSEPORT on TCP sockets
 	SocketMode os.FileMode // permissions of Unix socket files (0: as created)
+	// Backlog is the length of the queue of connections not yet accepted
+	// (gunicorn's --backlog); 0 leaves the system's (net.core.somaxconn).
+	Backlog int
+	// Umask is the file mode mask Unix socket files are created with
+	// (gunicorn's --umask, default 0: anyone may connect, as under
+	// gunicorn; --socket-mode narrows it).
+	Umask int
+	// UID and GID, when not -1, own the Unix socket files: the workers'
+	// --user and --group, as gunicorn chowns them.
+	UID, GID int
 }
 
 // Protocols a socket serves.
@@ -83,40 +96,219 @@ func (s Socket) Close() {
 	}
 }
 
-// Open opens a socket for one --bind address, in gunicorn's forms:
+// Release closes the descriptor only: another process (a new master)
+// serves the socket on.
+func (s Socket) Release() { s.File.Close() }
+
+// Adopt takes the n sockets a master started by SIGUSR2 inherits, from
+// descriptor 3, with the protocols its parent named (WorkerEnv). Their
+// Unix socket files are its own to remove once its parent is gone.
+func Adopt(n int) ([]Socket, error) {
+	protocols := strings.Split(os.Getenv(envProtocols), ",")
+	os.Unsetenv(envProtocols)
+	var out []Socket
+	for i := 0; i < n; i++ {
+		s, err := FromFile(os.NewFile(uintptr(3+i), fmt.Sprintf("inherited socket %d", i)))
+		if err != nil {
+			return out, err
+		}
+		if path, ok := strings.CutPrefix(s.Name, "unix:"); ok {
+			s.path = path
+		}
+		if i < len(protocols) && protocols[i] != "" && protocols[i] != HTTP {
+			s.Protocol = protocols[i]
+			s.Name = s.Protocol + ":" + strings.TrimPrefix(s.Name, "http:")
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Open opens the sockets of one --bind address, in gunicorn's forms:
 // "HOST:PORT", "HOST" (port 8000), "[IPV6]:PORT", ":PORT" (all interfaces),
 // "unix:PATH", and "fd://N" (a descriptor this process inherited); each
 // may have a protocol in front for a front server to talk to:
 // "fcgi://HOST:PORT", "fcgi:unix:PATH", "uwsgi://HOST:PORT",
-// "uwsgi:unix:PATH".
-func Open(address string, opts Options) (Socket, error) {
-	protocol, address := splitProtocol(address)
-	s, err := open(address, opts)
-	if err != nil {
-		return s, err
-	}
-	s.Protocol = protocol
-	if protocol != HTTP {
-		s.Name = protocol + ":" + strings.TrimPrefix(s.Name, "http:")
-	}
-	return s, nil
-}
-
-func open(address string, opts Options) (Socket, error) {
-	if n, ok := strings.CutPrefix(address, "fd://"); ok {
+// "uwsgi:unix:PATH". A host name is resolved and every address it has is
+// bound: "localhost:8000" listens on 127.0.0.1 and ::1.
+func Open(address string, opts Options) ([]Socket, error) {
+	protocol, rest := splitProtocol(address)
+	var sockets []Socket
+	if n, ok := strings.CutPrefix(rest, "fd://"); ok {
 		fd, err := strconv.Atoi(n)
 		if err != nil || fd < 0 {
-			return Socket{}, fmt.Errorf("bind %q: expected fd://NUMBER", address)
+			return nil, fmt.Errorf("bind %q: expected fd://NUMBER", address)
 		}
-		f := os.NewFile(uintptr(fd), address)
-		return FromFile(f)
+		s, err := FromFile(os.NewFile(uintptr(fd), rest))
+		if err != nil {
+			return nil, err
+		}
+		sockets = []Socket{s}
+	} else {
+		b, err := Parse(rest)
+		if err != nil {
+			return nil, err
+		}
+		if sockets, err = b.open(opts); err != nil {
+			return nil, err
+		}
 	}
-	network, addr, err := Parse(address)
+	for i := range sockets {
+		sockets[i].Protocol = protocol
+		if protocol != HTTP {
+			sockets[i].Name = protocol + ":" + strings.TrimPrefix(sockets[i].Name, "http:")
+		}
+	}
+	return sockets, nil
+}
+
+// Bind is a parsed --bind address.
+type Bind struct {
+	Address string // as given
+	Network string // "unix" or "tcp"
+	Path    string // of a Unix socket
+	Host    string // "" for all interfaces; an IP address or a name to resolve
+	Port    string
+}
+
+// Parse reads a --bind address without its protocol: "unix:PATH",
+// "HOST:PORT", "[IPV6]:PORT", ":PORT" or "HOST". It resolves nothing.
+func Parse(address string) (Bind, error) {
+	b := Bind{Address: address}
+	switch {
+	case address == "":
+		return b, errors.New("empty bind address")
+	case strings.HasPrefix(address, "unix:"):
+		b.Network, b.Path = "unix", strings.TrimPrefix(strings.TrimPrefix(address, "unix:"), "//")
+		if b.Path == "" {
+			return b, fmt.Errorf("bind %q: no socket path", address)
+		}
+		return b, nil
+	case strings.Contains(address, "://"):
+		return b, fmt.Errorf("bind %q: unsupported scheme (use HOST:PORT, unix:PATH, fd://N, fcgi://HOST:PORT, fcgi:unix:PATH, uwsgi://HOST:PORT or uwsgi:unix:PATH)", address)
+	}
+	b.Network = "tcp"
+	var err error
+	if b.Host, b.Port, err = net.SplitHostPort(address); err != nil {
+		// No port: "localhost", "[::1]", "::1".
+		b.Host, b.Port = strings.Trim(address, "[]"), DefaultPort
+		if isNumber(b.Host) {
+			return b, fmt.Errorf("bind %q: a port alone is written \":%s\" (all interfaces) or \"127.0.0.1:%s\"", address, b.Host, b.Host)
+		}
+	}
+	if b.Host != "" && !validHost(b.Host) {
+		return b, fmt.Errorf("bind %q: %q is neither an IP address nor a host name", address, b.Host)
+	}
+	if n, err := strconv.Atoi(b.Port); err != nil || n < 0 || n > 65535 {
+		if _, err := net.LookupPort("tcp", b.Port); err != nil {
+			return b, fmt.Errorf("bind %q: invalid port %q", address, b.Port)
+		}
+	}
+	return b, nil
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
+}
+
+// validHost: an IP address, or a name made of letters, digits, '-', '.'
+// and '_' (what a resolver could know).
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return h != "" && h[0] != '-' && h[0] != '.'
+}
+
+// resolveTimeout bounds the lookup of a host name to bind.
+const resolveTimeout = 10 * time.Second
+
+// listenAddrs are the (network, address) pairs to listen on for b: an IPv4
+// address only over IPv4 ("0.0.0.0:8000" is not [::]), "[::]:PORT" and
+// ":PORT" over both, a name on each address it resolves to.
+func (b Bind) listenAddrs() ([][2]string, error) {
+	if b.Network == "unix" {
+		return [][2]string{{"unix", b.Path}}, nil
+	}
+	if b.Host == "" {
+		return [][2]string{{"tcp", ":" + b.Port}}, nil
+	}
+	if ip := net.ParseIP(b.Host); ip != nil {
+		if ip.To4() != nil {
+			return [][2]string{{"tcp4", net.JoinHostPort(b.Host, b.Port)}}, nil
+		}
+		return [][2]string{{"tcp", net.JoinHostPort(b.Host, b.Port)}}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, b.Host)
 	if err != nil {
-		return Socket{}, err
+		var de *net.DNSError
+		if errors.As(err, &de) {
+			err = errors.New(de.Err)
+		}
+		return nil, fmt.Errorf("bind %q: cannot resolve %q: %v", b.Address, b.Host, err)
 	}
+	var out [][2]string
+	seen := map[string]bool{}
+	for _, ip := range ips {
+		addr := net.JoinHostPort(ip.IP.String(), b.Port)
+		if seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		network := "tcp6"
+		if ip.IP.To4() != nil {
+			network = "tcp4"
+		}
+		out = append(out, [2]string{network, addr})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("bind %q: %q has no address", b.Address, b.Host)
+	}
+	return out, nil
+}
+
+// open binds every address of b. Of a name's addresses, one the machine
+// cannot bind (::1 on a host without IPv6) is skipped with the others
+// bound; if none can be, the first error is returned.
+func (b Bind) open(opts Options) ([]Socket, error) {
+	addrs, err := b.listenAddrs()
+	if err != nil {
+		return nil, err
+	}
+	var sockets []Socket
+	var first error
+	for _, a := range addrs {
+		s, err := listenOne(a[0], a[1], b.Address, opts)
+		if err != nil {
+			if len(addrs) > 1 && (errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT)) {
+				first = cmp.Or(first, err)
+				continue
+			}
+			for _, s := range sockets {
+				s.Close()
+			}
+			return nil, err
+		}
+		sockets = append(sockets, s)
+	}
+	if len(sockets) == 0 {
+		return nil, first
+	}
+	return sockets, nil
+}
+
+func listenOne(network, addr, address string, opts Options) (Socket, error) {
 	var lc net.ListenConfig
-	if opts.ReusePort && network == "tcp" {
+	if opts.ReusePort && network != "unix" {
 		lc.Control = func(_, _ string, c syscall.RawConn) error {
 			var serr error
 			err := c.Control(func(fd uintptr) {
@@ -126,36 +318,87 @@ func open(address string, opts Options) (Socket, error) {
 		}
 	}
 	if network == "unix" {
-		// A socket file left by a previous run would make bind fail.
-		if fi, err := os.Lstat(addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		// A socket file left by a previous run would make bind fail; any
+		// other file is not ours to remove.
+		if fi, err := os.Lstat(addr); err == nil {
+			if fi.Mode()&os.ModeSocket == 0 {
+				return Socket{}, fmt.Errorf("bind %q: %s exists and is not a socket", address, addr)
+			}
 			os.Remove(addr)
 		}
+		// The mask applies to the socket file bind creates; the process's
+		// own is put back at once (nothing else runs meanwhile).
+		defer syscall.Umask(syscall.Umask(opts.Umask & 0o777))
 	}
-	ln, err := lc.Listen(nil, network, addr)
+	ln, err := lc.Listen(context.Background(), network, addr)
 	if err != nil {
-		return Socket{}, fmt.Errorf("cannot bind %s: %w", address, err)
+		return Socket{}, fmt.Errorf("cannot bind %s: %w", address, unwrapOp(err))
 	}
 	defer ln.Close()
 	s := Socket{Name: URL(ln)}
-	switch l := ln.(type) {
-	case *net.TCPListener:
-		s.File, err = l.File()
-	case *net.UnixListener:
-		l.SetUnlinkOnClose(false) // the workers go on using it
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false) // the workers go on using it
 		s.path = addr
-		if opts.SocketMode != 0 {
-			if err := os.Chmod(addr, opts.SocketMode); err != nil {
-				os.Remove(addr)
-				return Socket{}, fmt.Errorf("bind %s: %w", address, err)
-			}
-		}
-		s.File, err = l.File()
+		err = own(addr, opts)
+	}
+	if err == nil {
+		s.File, err = fileOf(ln.(syscall.Conn), address)
+	}
+	if err == nil && opts.Backlog > 0 {
+		// listen(2) again on a listening socket sets its backlog.
+		err = unix.Listen(int(s.File.Fd()), opts.Backlog)
 	}
 	if err != nil {
 		s.Close()
 		return Socket{}, fmt.Errorf("bind %s: %w", address, err)
 	}
 	return s, nil
+}
+
+// fileOf duplicates a listener's descriptor into an os.File that leaves the
+// socket's mode alone. The copy TCPListener.File makes puts the socket,
+// whose mode every worker shares, into blocking mode each time its Fd is
+// called, which os/exec does to start each worker: until the new worker
+// set it back, a worker's accept blocked in a system call, where closing
+// its listener cannot interrupt it, and its graceful stop waited for the
+// next connection.
+func fileOf(ln syscall.Conn, name string) (*os.File, error) {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	nfd := -1
+	var derr error
+	if err := rc.Control(func(fd uintptr) { nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	return os.NewFile(uintptr(nfd), name), nil
+}
+
+// own gives a Unix socket file its --socket-mode and the workers' owner.
+func own(path string, opts Options) error {
+	if opts.SocketMode != 0 {
+		if err := os.Chmod(path, opts.SocketMode); err != nil {
+			return err
+		}
+	}
+	if opts.UID >= 0 || opts.GID >= 0 {
+		return os.Lchown(path, opts.UID, opts.GID)
+	}
+	return nil
+}
+
+// unwrapOp keeps the reason of a failed listen, without the "listen tcp4
+// 0.0.0.0:80:" prefix that repeats the address.
+func unwrapOp(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
 }
 
 // FromFile adopts an inherited descriptor (fd://N, systemd's sockets),
@@ -192,32 +435,6 @@ func Listeners(files []*os.File) ([]Listener, error) {
 		out = append(out, Listener{Listener: ln, Protocol: protocol})
 	}
 	return out, nil
-}
-
-// Parse splits a --bind address into a network and an address for
-// net.Listen.
-func Parse(address string) (network, addr string, err error) {
-	switch {
-	case address == "":
-		return "", "", errors.New("empty bind address")
-	case strings.HasPrefix(address, "unix:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(address, "unix:"), "//")
-		if path == "" {
-			return "", "", fmt.Errorf("bind %q: no socket path", address)
-		}
-		return "unix", path, nil
-	case strings.Contains(address, "://"):
-		return "", "", fmt.Errorf("bind %q: unsupported scheme (use HOST:PORT, unix:PATH, fd://N, fcgi://HOST:PORT, fcgi:unix:PATH, uwsgi://HOST:PORT or uwsgi:unix:PATH)", address)
-	}
-	host, port, err := net.SplitHostPort(address)
-	if err != nil {
-		// No port: "localhost", "[::1]", "::1".
-		host, port = strings.Trim(address, "[]"), DefaultPort
-	}
-	if _, err := net.LookupPort("tcp", port); err != nil {
-		return "", "", fmt.Errorf("bind %q: invalid port %q", address, port)
-	}
-	return "tcp", net.JoinHostPort(host, port), nil
 }
 
 // URL is how the log names a listener: http://127.0.0.1:8000 or

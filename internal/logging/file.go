@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // File is a log destination that can be reopened (SIGUSR1), so that log
@@ -35,6 +37,24 @@ func (f *File) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.w.Write(p)
+}
+
+// Capture makes the process's standard output and error this file
+// (--capture-output): what the application prints lands in the error log.
+// For a standard stream it does nothing. Call it again after Reopen.
+func (f *File) Capture() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	file, ok := f.w.(*os.File)
+	if f.path == "" || !ok {
+		return nil
+	}
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup2(int(file.Fd()), fd); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Reopen opens the file's path anew; a failure keeps the old file.

@@ -53,6 +53,14 @@ func NewHandler(w io.Writer, level slog.Leveler) *Handler {
 	return &Handler{mu: new(sync.Mutex), w: w, level: level, pid: strconv.Itoa(os.Getpid())}
 }
 
+// WithPID returns a handler that writes pid in its lines instead of this
+// process's: a helper process writes on behalf of the master.
+func (h *Handler) WithPID(pid int) *Handler {
+	h2 := *h
+	h2.pid = strconv.Itoa(pid)
+	return &h2
+}
+
 func (h *Handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
 func (h *Handler) Handle(_ context.Context, rec slog.Record) error {

@@ -16,15 +16,22 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 )
 
-// ExitAppLoad is a worker's exit status when the application cannot be
-// imported (gunicorn's APP_LOAD_ERROR); the master stops with it.
-const ExitAppLoad = 4
+// Exit statuses of a worker that could not start, gunicorn's: the master
+// stops the server with them rather than start workers that fail again.
+const (
+	// ExitBootError: the worker could not use the configuration (a
+	// --chdir that is gone, a hook that raised): WORKER_BOOT_ERROR.
+	ExitBootError = 3
+	// ExitAppLoad: the application cannot be imported: APP_LOAD_ERROR.
+	ExitAppLoad = 4
+)
 
 // Config of the master.
 type Config struct {
@@ -51,6 +58,49 @@ type Config struct {
 	// Go runtime's monitor does not take the processor away from Python
 	// calls shorter than it (see startWithSlack).
 	MonitorSlack time.Duration
+	// Preload starts the first worker alone and the others once it is
+	// ready, so that an application that cannot be imported fails once.
+	Preload bool
+	// Hooks, if set, is told of the moments of gunicorn's server hooks.
+	Hooks Hooks
+	// Reconfigure, if set, runs on each reload before the new workers
+	// start: it reads the configuration anew and returns the workers'
+	// environment (replacing Env) and number. On an error the workers
+	// keep the configuration they have.
+	Reconfigure func() (env []string, workers int, err error)
+
+	// For SIGUSR2 (upgrade.go): the command line and the environment of
+	// a new master, PreExec called before it starts (gunicorn's pre_exec),
+	// Upgrading set while it runs (the sockets' files are then its own
+	// too), and Parent, for a master a SIGUSR2 started, the PID of the
+	// master that did.
+	MasterArgv []string
+	MasterEnv  []string
+	PreExec    func()
+	Upgrading  *atomic.Bool
+	Parent     int
+}
+
+// Hooks are the master's moments that gunicorn's server hooks name.
+type Hooks interface {
+	PreFork(s State, w WorkerInfo)              // pre_fork: before a worker starts
+	ChildExit(s State, w WorkerInfo)            // child_exit: after a worker exited
+	NumWorkersChanged(s State, now, before int) // nworkers_changed: TTIN, TTOU, a reload
+	Reloading(s State)                          // on_reload: SIGHUP, before the new workers start
+}
+
+// State is what hooks learn of the master.
+type State struct {
+	PID        int
+	NumWorkers int // the workers it keeps running
+	Workers    []WorkerInfo
+	WorkerAge  int // the number of the last worker started
+}
+
+// WorkerInfo names a worker: Age is its number, counting from 1 as
+// workers start (gunicorn's worker.age); PID is 0 before it runs.
+type WorkerInfo struct {
+	Age, PID int
 }
 
 type worker struct {
@@ -60,6 +110,7 @@ type worker struct {
 	ready    bool
 	retiring bool      // told to stop; its replacement is (or was) started
 	killAt   time.Time // when a retiring worker gets SIGKILL
+	abortAt  time.Time // when a worker sent SIGABRT gets SIGKILL; zero before
 	lastBeat time.Time
 	replaces *worker // the worker to retire when this one is ready
 	reload   bool    // started by a reload: a failure to boot keeps the old one
@@ -83,6 +134,28 @@ type master struct {
 	booted  bool // every first worker has been ready once
 	waiting bool // the application failed to load: wait for a change (Changes)
 	exe     string
+	hooks   Hooks
+	child   *exec.Cmd // the new master a SIGUSR2 started
+}
+
+// state describes the master for its hooks.
+func (m *master) state() State {
+	s := State{PID: os.Getpid(), NumWorkers: m.target, WorkerAge: m.nextID}
+	for w := range m.workers {
+		if !w.retiring {
+			s.Workers = append(s.Workers, WorkerInfo{Age: w.id, PID: w.pid})
+		}
+	}
+	return s
+}
+
+// setTarget changes the number of workers to keep, telling the hooks.
+func (m *master) setTarget(n int) {
+	before := m.target
+	m.target = n
+	if m.hooks != nil && n != before {
+		m.hooks.NumWorkersChanged(m.state(), n, before)
+	}
 }
 
 // CatchSignals subscribes to the signals Run acts on, for Config.Signals.
@@ -92,7 +165,7 @@ type master struct {
 func CatchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
-		syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1)
+		syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	return sigs
 }
 
@@ -105,11 +178,15 @@ func Run(cfg Config) int {
 		return 1
 	}
 	m := &master{cfg: cfg, log: cfg.Log, events: make(chan event, 64), workers: map[*worker]bool{},
-		target: cfg.Workers, exe: exe}
+		target: cfg.Workers, exe: exe, hooks: cfg.Hooks}
 	sigs := cfg.Signals
 	defer signal.Stop(sigs)
 
-	for i := 0; i < m.target; i++ {
+	first := m.target
+	if cfg.Preload {
+		first = 1 // the others once it is ready: see startMissing
+	}
+	for i := 0; i < first; i++ {
 		if err := m.spawn(nil, false); err != nil {
 			m.log.Error("cannot start a worker", "error", err)
 			return 1
@@ -129,11 +206,11 @@ func Run(cfg Config) int {
 			case syscall.SIGQUIT:
 				return m.stop(syscall.SIGQUIT, time.Second, "Shutting down now ("+sig.String()+")")
 			case syscall.SIGTTIN:
-				m.target++
+				m.setTarget(m.target + 1)
 				m.log.Info("One worker more (SIGTTIN)", "workers", m.target)
 			case syscall.SIGTTOU:
 				if m.target > 1 {
-					m.target--
+					m.setTarget(m.target - 1)
 					m.log.Info("One worker less (SIGTTOU)", "workers", m.target)
 					if old := m.oldest(); old != nil {
 						m.retire(old)
@@ -144,6 +221,12 @@ func Run(cfg Config) int {
 				if cfg.ReopenLogs != nil {
 					cfg.ReopenLogs()
 				}
+			case syscall.SIGUSR2:
+				if len(cfg.MasterArgv) > 0 {
+					m.reexec()
+				}
+			case syscall.SIGWINCH:
+				m.winch()
 			}
 		case files := <-cfg.Changes:
 			m.reload("Reloading (changed: " + describe(files) + ")")
@@ -155,8 +238,9 @@ func Run(cfg Config) int {
 			m.check(now)
 		}
 		// Keep the number of serving workers at the target, slowly when
-		// workers keep dying before they are ready.
-		if !m.waiting && m.serving() < m.target && time.Now().After(respawnAt) {
+		// workers keep dying before they are ready; with Preload, once
+		// the first worker has imported the application.
+		if !m.waiting && m.serving() < m.target && time.Now().After(respawnAt) && !m.preloading() {
 			for m.serving() < m.target {
 				if err := m.spawn(nil, false); err != nil {
 					m.backoff = min(max(2*m.backoff, time.Second), 30*time.Second)
@@ -167,6 +251,20 @@ func Run(cfg Config) int {
 			respawnAt = time.Now().Add(m.backoff)
 		}
 	}
+}
+
+// preloading tells whether the first worker still imports the application
+// alone (Config.Preload).
+func (m *master) preloading() bool {
+	if !m.cfg.Preload || m.booted {
+		return false
+	}
+	for w := range m.workers {
+		if w.ready {
+			return false
+		}
+	}
+	return len(m.workers) > 0
 }
 
 // serving counts the workers that serve or will: not retiring.
@@ -184,11 +282,15 @@ func (m *master) serving() int {
 func (m *master) spawn(replaces *worker, reload bool) error {
 	m.nextID++
 	w := &worker{id: m.nextID, replaces: replaces, reload: reload, lastBeat: time.Now()}
+	if m.hooks != nil {
+		m.hooks.PreFork(m.state(), WorkerInfo{Age: w.id})
+	}
 	r, pw, err := os.Pipe()
 	if err != nil {
 		return err
 	}
 	cmd := exec.Command(m.exe, m.cfg.Argv[1:]...)
+	cmd.Args[0] = m.cfg.Argv[0] // the worker's title
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%d:%d", envWorker, w.id, len(m.cfg.Sockets), m.cfg.Workers))
 	cmd.Env = append(cmd.Env, m.cfg.Env...)
 	cmd.ExtraFiles = append(append([]*os.File(nil), m.cfg.Sockets...), pw)
@@ -235,6 +337,10 @@ func (m *master) spawnOrLog(replaces *worker, reload bool) {
 // handle reacts to a worker's message or exit. stop is true when the
 // whole server must stop, with status.
 func (m *master) handle(ev event) (status int, stop bool) {
+	if ev.kind == "master-exit" {
+		m.masterExited(ev.arg)
+		return 0, false
+	}
 	w := ev.w
 	if !m.workers[w] {
 		return 0, false
@@ -259,6 +365,9 @@ func (m *master) handle(ev event) (status int, stop bool) {
 		}
 	case "exit":
 		delete(m.workers, w)
+		if m.hooks != nil {
+			m.hooks.ChildExit(m.state(), WorkerInfo{Age: w.id, PID: w.pid})
+		}
 		switch {
 		case w.retiring:
 			m.log.Info("Worker exited (pid: " + strconv.Itoa(w.pid) + ")")
@@ -270,6 +379,11 @@ func (m *master) handle(ev event) (status int, stop bool) {
 		case !w.ready && ev.status == ExitAppLoad:
 			m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout, "Worker failed to load the application: shutting down")
 			return ExitAppLoad, true
+		case !w.ready && ev.status == ExitBootError && w.reload:
+			m.log.Error("A reloaded worker failed to boot; the workers keep the configuration they have")
+		case !w.ready && ev.status == ExitBootError:
+			m.stop(syscall.SIGTERM, m.cfg.GracefulTimeout, "Worker failed to boot: shutting down")
+			return ExitBootError, true
 		case !w.ready:
 			m.backoff = min(max(2*m.backoff, time.Second), 30*time.Second)
 			m.log.Error("Worker died while booting", "pid", w.pid, "status", ev.status, "retry_in", m.backoff)
@@ -335,6 +449,25 @@ func (m *master) reload(why string) {
 	m.log.Info(why + ": starting new workers")
 	daemon.SdNotify(false, daemon.SdNotifyReloading)
 	m.waiting = false
+	if m.cfg.Reconfigure != nil {
+		env, workers, err := m.cfg.Reconfigure()
+		if err != nil {
+			m.log.Error("The configuration could not be read again; the workers keep the one they have", "error", err)
+		} else {
+			m.cfg.Env = env
+			m.cfg.Workers = workers
+			if workers != m.target && m.target != 0 {
+				m.setTarget(workers)
+			}
+		}
+	}
+	if m.target == 0 {
+		// The workers a SIGWINCH stopped come back: an upgrade undone.
+		m.setTarget(m.cfg.Workers)
+	}
+	if m.hooks != nil {
+		m.hooks.Reloading(m.state())
+	}
 	var old []*worker
 	for w := range m.workers {
 		if !w.retiring && !m.replacing(w) {
@@ -364,12 +497,16 @@ func describe(files []string) string {
 func (m *master) check(now time.Time) {
 	for w := range m.workers {
 		switch {
+		case !w.abortAt.IsZero():
+			if now.After(w.abortAt) {
+				w.cmd.Process.Kill()
+			}
 		case w.retiring && now.After(w.killAt):
-			m.log.Warn("Worker did not stop in time; killing it", "pid", w.pid)
-			w.cmd.Process.Kill()
+			m.log.Warn("Worker did not stop in time; aborting it", "pid", w.pid)
+			m.abort(w, now)
 		case w.ready && !w.retiring && m.cfg.SilentTimeout > 0 && now.Sub(w.lastBeat) > m.cfg.SilentTimeout:
-			m.log.Error("Worker silent too long; killing it", "pid", w.pid, "silent", now.Sub(w.lastBeat).Round(time.Second))
-			w.cmd.Process.Kill()
+			m.log.Error("Worker silent too long; aborting it", "pid", w.pid, "silent", now.Sub(w.lastBeat).Round(time.Second))
+			m.abort(w, now)
 		case w.ready && !w.retiring && m.cfg.MaxWorkerMemory > 0 && !m.replacing(w):
 			if rss := residentMemory(w.pid); rss > m.cfg.MaxWorkerMemory {
 				m.log.Info("Replacing worker "+strconv.Itoa(w.pid), "reason",
@@ -378,6 +515,17 @@ func (m *master) check(now time.Time) {
 			}
 		}
 	}
+}
+
+// abortGrace is how long a worker sent SIGABRT (gunicorn's WORKER TIMEOUT)
+// has to run its worker_abort hook and exit before it is killed.
+const abortGrace = 3 * time.Second
+
+// abort sends a stuck worker SIGABRT, then SIGKILL if it is still there
+// after abortGrace.
+func (m *master) abort(w *worker, now time.Time) {
+	w.abortAt = now.Add(abortGrace)
+	w.cmd.Process.Signal(syscall.SIGABRT)
 }
 
 func (m *master) signalAll(sig syscall.Signal) {
@@ -403,8 +551,11 @@ func (m *master) stop(sig syscall.Signal, wait time.Duration, why string) int {
 	for len(m.workers) > 0 {
 		select {
 		case ev := <-m.events:
-			if ev.kind == "exit" {
+			if ev.kind == "exit" && m.workers[ev.w] {
 				delete(m.workers, ev.w)
+				if m.hooks != nil {
+					m.hooks.ChildExit(m.state(), WorkerInfo{Age: ev.w.id, PID: ev.w.pid})
+				}
 			}
 		case <-deadline:
 			m.log.Warn("Workers still running after the graceful timeout; killing them", "count", len(m.workers))

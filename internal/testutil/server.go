@@ -82,7 +82,6 @@ type Server struct {
 	Addr string  // 127.0.0.1:PORT
 	Log  *Buffer // everything it wrote to stderr and stdout
 
-	waitOnce sync.Once
 	exitCode int
 	exited   chan struct{}
 }
@@ -116,6 +115,8 @@ type Options struct {
 	NoBind bool
 	// Wait is how long to wait for "Listening at" (default 60s).
 	Wait time.Duration
+	// Program runs another gowsgi binary than Binary's.
+	Program string
 }
 
 // Start runs gowsgi with args (plus -b 127.0.0.1:0) and waits until it
@@ -149,9 +150,18 @@ func Start(t testing.TB, opts Options, args ...string) *Server {
 func Launch(t testing.TB, opts Options, args ...string) *Server {
 	t.Helper()
 	if !opts.NoBind {
-		args = append([]string{"-b", "127.0.0.1:0"}, args...)
+		// After a subcommand, which only the first argument can be.
+		at := 0
+		if len(args) > 0 && (args[0] == "serve" || args[0] == "demo") {
+			at = 1
+		}
+		args = append(append(append([]string(nil), args[:at]...), "-b", "127.0.0.1:0"), args[at:]...)
 	}
-	cmd := exec.Command(Binary(t), args...)
+	program := opts.Program
+	if program == "" {
+		program = Binary(t)
+	}
+	cmd := exec.Command(program, args...)
 	cmd.Dir = opts.Dir
 	if cmd.Dir == "" {
 		cmd.Dir = Testdata()
@@ -251,12 +261,25 @@ func (s *Server) WorkerPIDs() []int {
 		// pid (comm) state ppid ...: comm may hold spaces.
 		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
 		f := strings.Fields(rest)
-		if len(f) > 1 && f[1] == strconv.Itoa(s.PID()) {
+		if len(f) > 1 && f[1] == strconv.Itoa(s.PID()) && !helper(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	sort.Ints(pids)
 	return pids
+}
+
+// helper tells the master's other children from its workers: the
+// helper that runs its hooks, a new master of SIGUSR2.
+func helper(pid int) bool {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.HasPrefix(string(b), "gowsgi: config helper") || masterOfUpgrade(pid)
+}
+
+// masterOfUpgrade tells whether pid is a master started by SIGUSR2.
+func masterOfUpgrade(pid int) bool {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	return strings.Contains(string(b), "_GOWSGI_PARENT_MASTER=")
 }
 
 // WaitWorkers waits up to d for the server to have n workers, and returns

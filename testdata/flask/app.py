@@ -5,7 +5,7 @@ Started as 'app:create_app()' with --chdir pointing here.
 
 import hashlib
 
-from flask import Flask, Response, abort, jsonify, request, stream_with_context
+from flask import Flask, Response, abort, jsonify, request, stream_with_context, url_for
 
 
 def create_app():
@@ -83,8 +83,17 @@ def create_app():
             content_length=request.headers.get("Content-Length"),
         )
 
+    @app.get("/external")
+    def external():
+        # Behind a front end that terminates TLS, the URL it builds is https.
+        return url_for("index", _external=True)
+
     @app.get("/error")
     def error():
         raise RuntimeError("deliberate failure in flask view")
 
     return app
+
+
+# For "gowsgi app:app", the form gunicorn's deployment examples use.
+app = create_app()

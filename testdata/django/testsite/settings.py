@@ -13,6 +13,10 @@ SECRET_KEY = "gowsgi-test-only-not-secret"
 
 DEBUG = False
 
+# The trusted-proxy test turns this on: Django then redirects every request
+# that is not secure (wsgi.url_scheme "https") to https.
+SECURE_SSL_REDIRECT = os.environ.get("GOWSGI_TEST_DJANGO_SSL_REDIRECT") == "1"
+
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 
 INSTALLED_APPS = [
