@@ -282,10 +282,20 @@ func frameworkLines(format string, n int) string {
 	return b.String()
 }
 
+// Flask from Debian's package and PyPI's current release.
 func TestFlask(t *testing.T) {
-	// Started from testdata/: only --chdir makes app.py importable.
-	s := testutil.Start(t, testutil.Options{},
-		"--threads", "4", "--chdir", filepath.Join(testutil.Testdata(), "flask"), "app:create_app()")
+	for _, e := range frameworkEnvs(t) {
+		t.Run(e.name, func(t *testing.T) {
+			// Started from testdata/: only --chdir makes app.py importable.
+			s := e.start(t, testutil.Options{},
+				"--threads", "4", "--chdir", filepath.Join(testutil.Testdata(), "flask"), "app:create_app()")
+			e.checkVersion(t, s.URL, "/version", "flask")
+			testFlask(t, s)
+		})
+	}
+}
+
+func testFlask(t *testing.T, s *testutil.Server) {
 	c := newFrameworkClient(t, s.URL)
 
 	t.Run("Routing", func(t *testing.T) {
@@ -474,13 +484,14 @@ const (
 )
 
 // prepareDjangoDB creates a migrated SQLite database with a superuser in a
-// temporary directory and returns the environment that points to it.
-func prepareDjangoDB(t *testing.T) []string {
+// temporary directory, with python's Django, and returns the environment
+// that points to it.
+func prepareDjangoDB(t *testing.T, python string) []string {
 	t.Helper()
 	env := []string{"GOWSGI_TEST_DJANGO_DB=" + filepath.Join(t.TempDir(), "db.sqlite3")}
 	manage := func(args ...string) {
 		t.Helper()
-		cmd := exec.Command(debianPython, append([]string{"manage.py"}, args...)...)
+		cmd := exec.Command(python, append([]string{"manage.py"}, args...)...)
 		cmd.Dir = djangoProjectDir()
 		cmd.Env = append(testutil.CleanEnv(), env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -498,10 +509,21 @@ func prepareDjangoDB(t *testing.T) []string {
 // djangoCSRFInput finds the token of the csrfmiddlewaretoken input in a form.
 var djangoCSRFInput = regexp.MustCompile(`name="csrfmiddlewaretoken" value="([^"]+)"`)
 
+// Django from Debian's package and PyPI's current releases: 6 on Python
+// 3.13, 5.2 (the newest for it) on Debian's 3.11.
 func TestDjango(t *testing.T) {
-	env := prepareDjangoDB(t)
-	s := testutil.Start(t, testutil.Options{Dir: djangoProjectDir(), Env: env},
-		"--threads", "4", "testsite.wsgi:application")
+	for _, e := range frameworkEnvs(t) {
+		t.Run(e.name, func(t *testing.T) {
+			env := prepareDjangoDB(t, e.python)
+			s := e.start(t, testutil.Options{Dir: djangoProjectDir(), Env: env},
+				"--threads", "4", "testsite.wsgi:application")
+			e.checkVersion(t, s.URL, "/version/", "django")
+			testDjango(t, s)
+		})
+	}
+}
+
+func testDjango(t *testing.T, s *testutil.Server) {
 
 	t.Run("AdminLogin", func(t *testing.T) {
 		c := newFrameworkClient(t, s.URL)

@@ -67,11 +67,15 @@ func Binary(t testing.TB) string {
 	return build.path
 }
 
-// Cleanup removes the built binary; call it from TestMain after m.Run.
+// Cleanup removes the built binaries; call it from TestMain after m.Run.
 func Cleanup() {
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
 	}
+	otherDirs.Range(func(dir, _ any) bool {
+		os.RemoveAll(dir.(string))
+		return true
+	})
 }
 
 // Server is a running gowsgi process.
@@ -116,6 +120,9 @@ type Options struct {
 	NoBind bool
 	// Wait is how long to wait for "Listening at" (default 60s).
 	Wait time.Duration
+	// Binary is the gowsgi to run (default: Binary's, against the
+	// default Python).
+	Binary string
 }
 
 // Start runs gowsgi with args (plus -b 127.0.0.1:0) and waits until it
@@ -151,7 +158,11 @@ func Launch(t testing.TB, opts Options, args ...string) *Server {
 	if !opts.NoBind {
 		args = append([]string{"-b", "127.0.0.1:0"}, args...)
 	}
-	cmd := exec.Command(Binary(t), args...)
+	bin := opts.Binary
+	if bin == "" {
+		bin = Binary(t)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = opts.Dir
 	if cmd.Dir == "" {
 		cmd.Dir = Testdata()

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/testutil"
+)
+
+// frameworkEnv is one installation of the frameworks that the framework
+// tests serve their applications from: Debian's packages on Debian's
+// Python, or PyPI's current releases in a virtualenv that gowsgi serves
+// with --virtualenv, on Debian's Python 3.11 and on a Python 3.13 built
+// from Debian's source (Django 6 needs 3.12 or newer). The Makefile's
+// `frameworks` target, which `make test` runs first, makes the
+// virtualenvs and that Python under bin/.
+type frameworkEnv struct {
+	name       string // the subtest
+	python     string // its interpreter, for manage.py
+	virtualenv string // gowsgi's --virtualenv ("": Debian's packages)
+	binary     string // a gowsgi built against its Python ("": the default one)
+	pythonVer  string // major.minor of its Python
+	// pinned maps a distribution's lower-case name to the version its
+	// requirements file pins (nil: Debian's, whatever is installed).
+	pinned map[string]string
+}
+
+// newPythonVersion is the Makefile's NEW_PYTHON, built into bin/pythonX.Y.
+const newPythonVersion = "3.13"
+
+func frameworkEnvs(t *testing.T) []frameworkEnv {
+	t.Helper()
+	root := testutil.Root()
+	envs := []frameworkEnv{{name: "Debian", python: debianPython, pythonVer: debianPythonVersion(t)}}
+	for _, ver := range []string{"3.11", newPythonVersion} {
+		venv := filepath.Join(root, "bin", "venv-frameworks-"+ver)
+		requirements := filepath.Join(root, "testdata", "frameworks", "requirements-"+ver+".txt")
+		if _, err := os.Stat(filepath.Join(venv, ".made")); err != nil {
+			t.Fatalf("the virtualenv %s is missing: `make frameworks` makes it (`make test` does): %v", venv, err)
+		}
+		env := frameworkEnv{
+			name:       "PyPI-Python" + ver,
+			python:     filepath.Join(venv, "bin", "python"),
+			virtualenv: venv,
+			pythonVer:  ver,
+			pinned:     readPins(t, requirements),
+		}
+		if ver == newPythonVersion {
+			env.binary = testutil.BinaryFor(t, filepath.Join(root, "bin", "python"+ver), ver)
+		}
+		envs = append(envs, env)
+	}
+	return envs
+}
+
+func debianPythonVersion(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command(debianPython, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// readPins reads the name==version lines of a requirements file.
+func readPins(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pins := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if name, version, ok := strings.Cut(sc.Text(), "=="); ok && !strings.HasPrefix(name, "#") {
+			pins[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(version)
+		}
+	}
+	return pins
+}
+
+// start serves an application of testdata/ from this installation.
+func (e frameworkEnv) start(t *testing.T, opts testutil.Options, args ...string) *testutil.Server {
+	t.Helper()
+	opts.Binary = e.binary
+	if e.virtualenv != "" {
+		args = append([]string{"--virtualenv", e.virtualenv}, args...)
+	}
+	return testutil.Start(t, opts, args...)
+}
+
+// checkVersion asks the application which version of the framework
+// (distribution dist) and which Python serve it: the installation's, and
+// from its own directory (a virtualenv's site-packages, or Debian's
+// dist-packages), so that no other installation stands in for it.
+func (e frameworkEnv) checkVersion(t *testing.T, base, path, dist string) {
+	t.Helper()
+	c := newFrameworkClient(t, base)
+	resp, body := c.get(path)
+	wantFrameworkStatus(t, resp, body, http.StatusOK)
+	v := decodeFrameworkJSON(t, resp, body)
+	version, _ := v["version"].(string)
+	file, _ := v["file"].(string)
+	python, _ := v["python"].(string)
+	if !strings.HasPrefix(python, e.pythonVer+".") {
+		t.Errorf("%s runs on Python %s, want %s", dist, python, e.pythonVer)
+	}
+	if e.virtualenv == "" {
+		out, err := exec.Command(debianPython, "-c", "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))", dist).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.TrimSpace(string(out)); version != want || !strings.HasPrefix(file, "/usr/lib/python3/dist-packages/") {
+			t.Errorf("%s %s from %s, want Debian's %s from /usr/lib/python3/dist-packages", dist, version, file, want)
+		}
+		return
+	}
+	want := e.pinned[dist]
+	if want == "" {
+		t.Fatalf("no version of %s pinned for %s", dist, e.name)
+	}
+	if version != want || !strings.HasPrefix(file, e.virtualenv+"/lib/python"+e.pythonVer+"/site-packages/") {
+		t.Errorf("%s %s from %s, want the pinned %s from %s", dist, version, file, want, e.virtualenv)
+	}
+	t.Logf("%s %s on Python %s", dist, version, python)
+}
+
+func falconDir() string { return filepath.Join(testutil.Testdata(), "falcon") }
+
+// Falcon 4, the framework users pick for speed, from PyPI.
+func TestFalcon(t *testing.T) {
+	for _, e := range frameworkEnvs(t) {
+		if e.virtualenv == "" {
+			continue // Debian 12 has Falcon 3; the current release is PyPI's
+		}
+		t.Run(e.name, func(t *testing.T) {
+			s := e.start(t, testutil.Options{}, "--threads", "4", "--chdir", falconDir(), "app:app")
+			e.checkVersion(t, s.URL, "/version", "falcon")
+			testFalcon(t, s)
+		})
+	}
+}
+
+func testFalcon(t *testing.T, s *testutil.Server) {
+	t.Run("Routing", func(t *testing.T) {
+		c := newFrameworkClient(t, s.URL)
+		resp, body := c.get("/")
+		wantFrameworkStatus(t, resp, body, http.StatusOK)
+		if string(body) != "falcon index" {
+			t.Errorf("GET /: body %q", body)
+		}
+		resp, body = c.get("/items/21")
+		wantFrameworkStatus(t, resp, body, http.StatusOK)
+		v := decodeFrameworkJSON(t, resp, body)
+		wantFrameworkJSON(t, v, "id", float64(21))
+		wantFrameworkJSON(t, v, "double", float64(42))
+		for _, path := range []string{"/no/such/page", "/items/abc", "/items/5000"} {
+			resp, body := c.get(path)
+			wantFrameworkStatus(t, resp, body, http.StatusNotFound)
+		}
+		// A route without that method's responder.
+		resp, body = c.post("/items/1", "text/plain", []byte("x"))
+		wantFrameworkStatus(t, resp, body, http.StatusMethodNotAllowed)
+	})
+
+	t.Run("JSON", func(t *testing.T) {
+		c := newFrameworkClient(t, s.URL)
+		in := `{"name": "gowsgi", "count": 3, "tags": ["a", "ü", "日本"], "nested": {"ok": true}}`
+		resp, body := c.post("/json", "application/json", []byte(in))
+		wantFrameworkStatus(t, resp, body, http.StatusOK)
+		v := decodeFrameworkJSON(t, resp, body)
+		var want map[string]any
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatal(err)
+		}
+		wantFrameworkJSON(t, v, "received", want)
+		wantFrameworkJSON(t, v, "keys", []any{"count", "name", "nested", "tags"})
+		wantFrameworkJSON(t, v, "content_type", "application/json")
+
+		resp, body = c.post("/json", "application/json", []byte(`{"name": `))
+		wantFrameworkStatus(t, resp, body, http.StatusBadRequest)
+	})
+
+	t.Run("Upload", func(t *testing.T) {
+		c := newFrameworkClient(t, s.URL)
+		for _, size := range []int{0, 1, 1000, 3<<20 + 17} {
+			note := fmt.Sprintf("size %d", size)
+			v := checkFrameworkUpload(t, c, "/upload", [][2]string{{"note", note}}, frameworkPayload(size))
+			wantFrameworkJSON(t, v, "note", note)
+		}
+	})
+
+	t.Run("StreamedDownload", func(t *testing.T) {
+		c := newFrameworkClient(t, s.URL)
+		checkFrameworkStream(t, c, "/stream", frameworkLines("line %04d", 200))
+		checkFrameworkStream(t, c, "/stream?chunks=5&prefix=part", frameworkLines("part %04d", 5))
+	})
+
+	t.Run("ChunkedUpload", func(t *testing.T) {
+		c := newFrameworkClient(t, s.URL)
+		for _, size := range []int{1, 100, 64 << 10, 5<<20 + 3} {
+			checkFrameworkEcho(t, c, "/echo", frameworkPayload(size))
+		}
+		data := frameworkPayload(12345)
+		resp, body := c.post("/echo", "application/octet-stream", data)
+		wantFrameworkStatus(t, resp, body, http.StatusOK)
+		v := decodeFrameworkJSON(t, resp, body)
+		wantFrameworkJSON(t, v, "size", float64(len(data)))
+		wantFrameworkJSON(t, v, "sha256", frameworkSHA256(data))
+		wantFrameworkJSON(t, v, "content_length", "12345")
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		checkFrameworkConcurrently(t, s.URL, []func(*testing.T, *frameworkClient){
+			func(t *testing.T, c *frameworkClient) { checkFrameworkEcho(t, c, "/echo", frameworkPayload(256<<10)) },
+			func(t *testing.T, c *frameworkClient) {
+				checkFrameworkStream(t, c, "/stream", frameworkLines("line %04d", 200))
+			},
+			func(t *testing.T, c *frameworkClient) {
+				checkFrameworkUpload(t, c, "/upload", nil, frameworkPayload(200<<10))
+			},
+		})
+	})
+
+	t.Run("Exception", func(t *testing.T) {
+		c := newFrameworkClient(t, s.URL)
+		resp, body := c.get("/error")
+		wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
+		// Falcon writes the traceback to wsgi.errors, the error log.
+		for _, want := range []string{"Traceback (most recent call last):", "RuntimeError: deliberate failure in falcon resource"} {
+			if !s.WaitLog(want, 10*time.Second) {
+				t.Errorf("error log lacks %q:\n%s", want, s.Log)
+			}
+		}
+		resp, body = c.get("/")
+		wantFrameworkStatus(t, resp, body, http.StatusOK)
+	})
+
+	checkFrameworkServerHealthy(t, s)
+}
+
+// Without PyPI, making a virtualenv (as `make test` does first) fails in
+// one line that says so, and leaves no half-made virtualenv to be taken
+// for a good one next time.
+func TestMakeVenvWithoutPyPI(t *testing.T) {
+	dir := t.TempDir()
+	venv := filepath.Join(dir, "venv")
+	requirements := filepath.Join(dir, "requirements.txt")
+	if err := os.WriteFile(requirements, []byte("Flask==3.1.3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(testutil.Root(), "scripts", "make-venv"), debianPython, venv, requirements)
+	// An index on a port where nothing listens: every connection refused.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PIP_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "PIP_INDEX_URL=http://127.0.0.1:1/simple/")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if err == nil {
+		t.Fatalf("make-venv succeeded without an index; stderr:\n%s", stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "PyPI cannot be reached") {
+		t.Errorf("make-venv said %q, want one line saying PyPI cannot be reached", lines)
+	}
+	if _, err := os.Stat(venv); !os.IsNotExist(err) {
+		t.Errorf("a half-made virtualenv was left at %s (%v)", venv, err)
+	}
+}
