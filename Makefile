@@ -61,8 +61,9 @@ test: deps test-deps frameworks
 	$(GO) vet $(GOFLAGS_PYTHON) ./...
 	$(GO) test $(GOFLAGS_PYTHON) -race -timeout 30m ./...
 
-bench: build bench-deps bench-venv
+bench: build bench-deps bench-venv bin/oha/bin/oha
 	./bench/run -out docs/benchmarks.md
+	./bench/granian-method -out docs/granian-method.md
 
 deps: check-go
 	@scripts/ensure-packages $(BUILD_PACKAGES)

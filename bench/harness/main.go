@@ -112,6 +112,7 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "", "write the Markdown report here (else only stdout)")
 	flag.BoolVar(&cfg.extras, "extras", true, "also measure slow clients and memory with 1 GiB bodies")
 	flag.Int64Var(&cfg.fileSize, "file-size", 100<<20, "size of the file the file application sends")
+	granian := flag.Bool("granian-method", false, "instead, run Granian's own benchmark method for Granian and gowsgi (docs/granian-method.md)")
 	var two string
 	flag.StringVar(&two, "two-workers", "hello,json,sleep", "applications also run with 2 worker processes, unpinned, at the highest connection count (empty: none)")
 	flag.Parse()
@@ -151,6 +152,10 @@ func main() {
 		stopAll()
 		os.Exit(1)
 	}()
+	if *granian {
+		write(cfg, granianMethod(cfg))
+		return
+	}
 	rep := &report{cfg: cfg, started: time.Now(), results: map[key]*measurement{}, failures: map[key]string{}}
 	filePath := filepath.Join(os.TempDir(), "gowsgi-bench-100MiB")
 	if err := makeFile(filePath, cfg.fileSize); err != nil {
@@ -193,7 +198,11 @@ func main() {
 		rep.hugeBodies(port, env)
 	}
 	rep.evaluate()
-	text := rep.markdown()
+	write(cfg, rep.markdown())
+}
+
+// write prints the report, and writes it to cfg.out if given.
+func write(cfg config, text string) {
 	fmt.Println(text)
 	if cfg.out != "" {
 		if err := os.WriteFile(cfg.out, []byte(text), 0o644); err != nil {
