@@ -153,6 +153,14 @@ func main() {
 		os.Exit(1)
 	}()
 	if *granian {
+		// bench/granian-method runs it so.
+		var args []string
+		for _, a := range os.Args[1:] {
+			if a != "-granian-method" {
+				args = append(args, a)
+			}
+		}
+		cfg.commandRun = strings.TrimSpace("bench/granian-method " + strings.Join(args, " "))
 		write(cfg, granianMethod(cfg))
 		return
 	}
