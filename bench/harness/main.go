@@ -302,7 +302,7 @@ func (rep *report) measure(a app, list []server, port int, env []string, ph phas
 		}
 		url := "http://" + addr(port+i) + "/"
 		if err := a.check(url); err != nil {
-			rep.failures[key{a.name, name, 0}] = err.Error()
+			rep.failures[key{a.name, name, 0}] = err.Error() + r.logTail()
 			log.Printf("%s / %s: wrong answer: %v", a.name, s.name, err)
 			r.stop()
 			continue
@@ -343,7 +343,7 @@ func (rep *report) measure(a app, list []server, port int, env []string, ph phas
 	// The answers must still be right after the load.
 	for _, l := range up {
 		if err := a.check(l.url); err != nil {
-			rep.failures[key{a.name, l.s.name + ph.suffix, 0}] = "wrong after the load: " + err.Error()
+			rep.failures[key{a.name, l.s.name + ph.suffix, 0}] = "wrong after the load: " + err.Error() + l.r.logTail()
 		}
 	}
 }

@@ -156,7 +156,7 @@ func (rep *report) markdown() string {
 		"%v of load as warm-up, then %d runs of %v at each of %v connections; the median run is shown "+
 		"(errors summed over the runs, memory the largest sample, taken halfway through each run, of the "+
 		"server's whole process group: RSS summed over its processes, and PSS, which counts the pages they share once). "+
-		"Python threads: %d for every server that has threads (64 for sleep), then a second run of every server with %d at %v connections; "+
+		"Python threads: %d for every server that has threads (64 for sleep)%s; "+
 		"gunicorn's sync worker and uWSGI with 1 thread have none, and bjoern and fastwsgi are single-threaded C servers, in both runs. "+
 		"Granian runs the application on its blocking threads (`--blocking-threads` set to the threads) with one Rust runtime thread; "+
 		"pyruvate on its worker threads, with its defaults: a connection per request (its keep-alive stalls wrk after the first request, its chunked responses are malformed; bench/apps/serve_peer.py). "+
@@ -165,7 +165,7 @@ func (rep *report) markdown() string {
 		"checked before and after the load; a server that fails an application is shown as failing it. CPU is the share of one CPU the server's processes and wrk "+
 		"used during the run: the side near 100%% is the bottleneck. Connections served is req/s × mean latency / connections (Little's law), "+
 		"taken on json, where the server and not wrk is the bottleneck. Absolute rates drift on shared machines; compare within one run.\n\n",
-		dash(cfg.serverCPU), dash(cfg.clientCPU), cfg.warmup, cfg.repeat, cfg.duration, cfg.conns, cfg.threads, cfg.moreThreads, moreThreadsConns(cfg))
+		dash(cfg.serverCPU), dash(cfg.clientCPU), cfg.warmup, cfg.repeat, cfg.duration, cfg.conns, cfg.threads, moreThreadsRun(cfg))
 
 	w("## Targets\n\n| target | measured | goal | met |\n|---|---|---|---|\n")
 	for _, t := range rep.targets {
@@ -198,12 +198,12 @@ func (rep *report) markdown() string {
 	return b.String()
 }
 
-// moreThreadsConns are the connection counts of the run with more threads.
-func moreThreadsConns(cfg config) []int {
+// moreThreadsRun describes the run with more threads, if any.
+func moreThreadsRun(cfg config) string {
 	if phases := pinnedPhases(cfg); len(phases) > 1 {
-		return phases[1].conns
+		return fmt.Sprintf(", then a second run of every server with %d (not sleep) at %v connections", phases[1].threads, phases[1].conns)
 	}
-	return nil
+	return ""
 }
 
 // resultsTable writes one application's results in the pinned run ph.

@@ -210,6 +210,16 @@ func (r *running) output() string {
 	return strings.TrimSpace(s)
 }
 
+// logTail is the last line the server logged, as "; its log: ..." (""
+// if none), to say why an answer was wrong.
+func (r *running) logTail() string {
+	out := r.output()
+	if out == "" {
+		return ""
+	}
+	return "; its log: " + strings.TrimSpace(out[strings.LastIndexByte(out, '\n')+1:])
+}
+
 // live holds the servers running, for stopAll.
 var live sync.Map
 
