@@ -234,9 +234,7 @@ func (rep *granianReport) markdown() string {
 	cfg := rep.cfg
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	w("# Granian's benchmark method, for Granian and gowsgi\n\n")
-	w("Measured %s on %s.\n\n", rep.started.UTC().Format("2006-01-02 15:04 UTC"), machine())
-	w("Produced by `make bench`, which runs:\n\n    %s\n\n", cfg.commandRun)
+	heading(w, "Granian's benchmark method, for Granian and gowsgi", rep.started, cfg)
 	oha := strings.TrimSpace(run(rep.ohaPath, "--version"))
 	w("Versions: %s, Python %s, Granian %s, %s.\n\n", firstLine(strings.TrimSpace(run(cfg.root+"/bin/gowsgi", "--version"))),
 		strings.TrimSpace(run(python, "-c", "import sys; print(sys.version.split()[0])")),

@@ -148,9 +148,7 @@ func (rep *report) markdown() string {
 	cfg := rep.cfg
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	w("# Benchmarks\n\n")
-	w("Measured %s on %s.\n\n", rep.started.UTC().Format("2006-01-02 15:04 UTC"), machine())
-	w("Produced by `make bench`, which runs:\n\n    %s\n\n", cfg.commandRun)
+	heading(w, "Benchmarks", rep.started, cfg)
 	w("Versions: %s.\n\n", versions(cfg))
 	w("Method: one worker process per server, pinned to CPU %s; wrk pinned to CPU %s with one thread; "+
 		"%v of load as warm-up, then %d runs of %v at each of %v connections; the median run is shown "+
@@ -256,6 +254,14 @@ func (rep *report) resultsTable(w func(string, ...any), a app, ph phase) {
 		w(" %v | %v | %d | %.1f / %.1f MiB | %.0f%% / %.0f%% |\n", round(med.p50), round(med.p99), med.errors,
 			float64(med.rss)/(1<<20), float64(med.pss)/(1<<20), 100*med.cpu, 100*med.wrkCPU)
 	}
+}
+
+// heading starts a report: its title, when and where it was measured, and
+// the command that made it.
+func heading(w func(string, ...any), title string, started time.Time, cfg config) {
+	w("# %s\n\n", title)
+	w("Measured %s on %s.\n\n", started.UTC().Format("2006-01-02 15:04 UTC"), machine())
+	w("Produced by `make bench`, which runs:\n\n    %s\n\n", cfg.commandRun)
 }
 
 func round(d time.Duration) time.Duration {

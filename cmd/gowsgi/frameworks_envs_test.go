@@ -2,15 +2,12 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gowsgi/gowsgi/internal/testutil"
 )
@@ -172,76 +169,13 @@ func testFalcon(t *testing.T, s *testutil.Server) {
 		wantFrameworkStatus(t, resp, body, http.StatusMethodNotAllowed)
 	})
 
-	t.Run("JSON", func(t *testing.T) {
-		c := newFrameworkClient(t, s.URL)
-		in := `{"name": "gowsgi", "count": 3, "tags": ["a", "ü", "日本"], "nested": {"ok": true}}`
-		resp, body := c.post("/json", "application/json", []byte(in))
-		wantFrameworkStatus(t, resp, body, http.StatusOK)
-		v := decodeFrameworkJSON(t, resp, body)
-		var want map[string]any
-		if err := json.Unmarshal([]byte(in), &want); err != nil {
-			t.Fatal(err)
-		}
-		wantFrameworkJSON(t, v, "received", want)
-		wantFrameworkJSON(t, v, "keys", []any{"count", "name", "nested", "tags"})
-		wantFrameworkJSON(t, v, "content_type", "application/json")
-
-		resp, body = c.post("/json", "application/json", []byte(`{"name": `))
-		wantFrameworkStatus(t, resp, body, http.StatusBadRequest)
-	})
-
-	t.Run("Upload", func(t *testing.T) {
-		c := newFrameworkClient(t, s.URL)
-		for _, size := range []int{0, 1, 1000, 3<<20 + 17} {
-			note := fmt.Sprintf("size %d", size)
-			v := checkFrameworkUpload(t, c, "/upload", [][2]string{{"note", note}}, frameworkPayload(size))
-			wantFrameworkJSON(t, v, "note", note)
-		}
-	})
-
-	t.Run("StreamedDownload", func(t *testing.T) {
-		c := newFrameworkClient(t, s.URL)
-		checkFrameworkStream(t, c, "/stream", frameworkLines("line %04d", 200))
-		checkFrameworkStream(t, c, "/stream?chunks=5&prefix=part", frameworkLines("part %04d", 5))
-	})
-
-	t.Run("ChunkedUpload", func(t *testing.T) {
-		c := newFrameworkClient(t, s.URL)
-		for _, size := range []int{1, 100, 64 << 10, 5<<20 + 3} {
-			checkFrameworkEcho(t, c, "/echo", frameworkPayload(size))
-		}
-		data := frameworkPayload(12345)
-		resp, body := c.post("/echo", "application/octet-stream", data)
-		wantFrameworkStatus(t, resp, body, http.StatusOK)
-		v := decodeFrameworkJSON(t, resp, body)
-		wantFrameworkJSON(t, v, "size", float64(len(data)))
-		wantFrameworkJSON(t, v, "sha256", frameworkSHA256(data))
-		wantFrameworkJSON(t, v, "content_length", "12345")
-	})
-
-	t.Run("Concurrent", func(t *testing.T) {
-		checkFrameworkConcurrently(t, s.URL, []func(*testing.T, *frameworkClient){
-			func(t *testing.T, c *frameworkClient) { checkFrameworkEcho(t, c, "/echo", frameworkPayload(256<<10)) },
-			func(t *testing.T, c *frameworkClient) {
-				checkFrameworkStream(t, c, "/stream", frameworkLines("line %04d", 200))
-			},
-			func(t *testing.T, c *frameworkClient) {
-				checkFrameworkUpload(t, c, "/upload", nil, frameworkPayload(200<<10))
-			},
-		})
-	})
+	testJSONUploadsStreams(t, s)
 
 	t.Run("Exception", func(t *testing.T) {
 		c := newFrameworkClient(t, s.URL)
-		resp, body := c.get("/error")
-		wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
 		// Falcon writes the traceback to wsgi.errors, the error log.
-		for _, want := range []string{"Traceback (most recent call last):", "RuntimeError: deliberate failure in falcon resource"} {
-			if !s.WaitLog(want, 10*time.Second) {
-				t.Errorf("error log lacks %q:\n%s", want, s.Log)
-			}
-		}
-		resp, body = c.get("/")
+		checkFrameworkError(t, c, s, "/error", "RuntimeError: deliberate failure in falcon resource")
+		resp, body := c.get("/")
 		wantFrameworkStatus(t, resp, body, http.StatusOK)
 	})
 

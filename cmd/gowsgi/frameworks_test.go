@@ -329,23 +329,6 @@ func testFlask(t *testing.T, s *testutil.Server) {
 		wantFrameworkStatus(t, resp, body, http.StatusMethodNotAllowed)
 	})
 
-	t.Run("JSON", func(t *testing.T) {
-		c := newFrameworkClient(t, s.URL)
-		in := `{"name": "gowsgi", "count": 3, "tags": ["a", "ü", "日本"], "nested": {"ok": true}}`
-		resp, body := c.post("/json", "application/json", []byte(in))
-		wantFrameworkStatus(t, resp, body, http.StatusOK)
-		v := decodeFrameworkJSON(t, resp, body)
-		var want map[string]any
-		json.Unmarshal([]byte(in), &want)
-		wantFrameworkJSON(t, v, "received", want)
-		wantFrameworkJSON(t, v, "keys", []any{"count", "name", "nested", "tags"})
-		wantFrameworkJSON(t, v, "content_type", "application/json")
-
-		// Malformed JSON is the client's error, not the server's.
-		resp, body = c.post("/json", "application/json", []byte(`{"name": `))
-		wantFrameworkStatus(t, resp, body, http.StatusBadRequest)
-	})
-
 	t.Run("FormURLEncoded", func(t *testing.T) {
 		c := newFrameworkClient(t, s.URL)
 		form := url.Values{"color": {"red", "green"}, "text": {"a&b=c ü+"}, "empty": {""}}
@@ -373,6 +356,49 @@ func testFlask(t *testing.T, s *testutil.Server) {
 		wantFrameworkJSON(t, v, "content_type", "multipart/form-data")
 	})
 
+	testJSONUploadsStreams(t, s)
+
+	t.Run("Exception", func(t *testing.T) {
+		c := newFrameworkClient(t, s.URL)
+		// Flask logs the exception to wsgi.errors, which is the error log.
+		checkFrameworkError(t, c, s, "/error", "Exception on /error [GET]", "RuntimeError: deliberate failure in flask view")
+		// The server keeps serving, also a second failure.
+		resp, body := c.get("/error")
+		wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
+		resp, body = c.get("/hello/again")
+		wantFrameworkStatus(t, resp, body, http.StatusOK)
+		if string(body) != "Hello, again!" {
+			t.Errorf("after the exception: body %q", body)
+		}
+	})
+
+	// Still the same process, still answering.
+	resp, body := c.get("/")
+	wantFrameworkStatus(t, resp, body, http.StatusOK)
+	checkFrameworkServerHealthy(t, s)
+}
+
+// testJSONUploadsStreams checks the routes that the Flask and Falcon
+// applications share: a JSON echo, multipart uploads, a streamed
+// download, chunked and ordinary request bodies, all at once.
+func testJSONUploadsStreams(t *testing.T, s *testutil.Server) {
+	t.Run("JSON", func(t *testing.T) {
+		c := newFrameworkClient(t, s.URL)
+		in := `{"name": "gowsgi", "count": 3, "tags": ["a", "ü", "日本"], "nested": {"ok": true}}`
+		resp, body := c.post("/json", "application/json", []byte(in))
+		wantFrameworkStatus(t, resp, body, http.StatusOK)
+		v := decodeFrameworkJSON(t, resp, body)
+		var want map[string]any
+		json.Unmarshal([]byte(in), &want)
+		wantFrameworkJSON(t, v, "received", want)
+		wantFrameworkJSON(t, v, "keys", []any{"count", "name", "nested", "tags"})
+		wantFrameworkJSON(t, v, "content_type", "application/json")
+
+		// Malformed JSON is the client's error, not the server's.
+		resp, body = c.post("/json", "application/json", []byte(`{"name": `))
+		wantFrameworkStatus(t, resp, body, http.StatusBadRequest)
+	})
+
 	t.Run("Upload", func(t *testing.T) {
 		c := newFrameworkClient(t, s.URL)
 		for _, size := range []int{0, 1, 1000, 3<<20 + 17} {
@@ -384,7 +410,7 @@ func testFlask(t *testing.T, s *testutil.Server) {
 	t.Run("StreamedDownload", func(t *testing.T) {
 		c := newFrameworkClient(t, s.URL)
 		checkFrameworkStream(t, c, "/stream", frameworkLines("chunk %04d", 200))
-		// The generator reads request.args after the view has returned.
+		// Flask's generator reads request.args after the view has returned.
 		checkFrameworkStream(t, c, "/stream?chunks=5&prefix=part", frameworkLines("part %04d", 5))
 	})
 
@@ -416,34 +442,19 @@ func testFlask(t *testing.T, s *testutil.Server) {
 		})
 	})
 
-	t.Run("Exception", func(t *testing.T) {
-		c := newFrameworkClient(t, s.URL)
-		resp, body := c.get("/error")
-		wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
-		// Flask logs the exception to wsgi.errors, which is the error log.
-		for _, want := range []string{
-			"Exception on /error [GET]",
-			"Traceback (most recent call last):",
-			"RuntimeError: deliberate failure in flask view",
-		} {
-			if !s.WaitLog(want, 10*time.Second) {
-				t.Errorf("error log lacks %q:\n%s", want, s.Log)
-			}
-		}
-		// The server keeps serving, also a second failure.
-		resp, body = c.get("/error")
-		wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
-		resp, body = c.get("/hello/again")
-		wantFrameworkStatus(t, resp, body, http.StatusOK)
-		if string(body) != "Hello, again!" {
-			t.Errorf("after the exception: body %q", body)
-		}
-	})
+}
 
-	// Still the same process, still answering.
-	resp, body := c.get("/")
-	wantFrameworkStatus(t, resp, body, http.StatusOK)
-	checkFrameworkServerHealthy(t, s)
+// checkFrameworkError gets a view that raises: a 500, and the traceback
+// with these lines in the error log.
+func checkFrameworkError(t *testing.T, c *frameworkClient, s *testutil.Server, path string, lines ...string) {
+	t.Helper()
+	resp, body := c.get(path)
+	wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
+	for _, want := range append([]string{"Traceback (most recent call last):"}, lines...) {
+		if !s.WaitLog(want, 10*time.Second) {
+			t.Errorf("error log lacks %q:\n%s", want, s.Log)
+		}
+	}
 }
 
 // checkFrameworkConcurrently runs every check from several goroutines at once, each
@@ -733,17 +744,7 @@ func testDjango(t *testing.T, s *testutil.Server) {
 		resp, body = c.do(req)
 		wantFrameworkStatus(t, resp, body, http.StatusBadRequest)
 
-		resp, body = c.get("/error/")
-		wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
-		for _, want := range []string{
-			"Internal Server Error: /error/",
-			"Traceback (most recent call last):",
-			"RuntimeError: deliberate failure in django view",
-		} {
-			if !s.WaitLog(want, 10*time.Second) {
-				t.Errorf("error log lacks %q:\n%s", want, s.Log)
-			}
-		}
+		checkFrameworkError(t, c, s, "/error/", "Internal Server Error: /error/", "RuntimeError: deliberate failure in django view")
 
 		resp, body = c.get("/json/")
 		wantFrameworkStatus(t, resp, body, http.StatusOK)

@@ -53,7 +53,7 @@ class Upload:
 class Stream:
     def on_get(self, req, resp):
         count = req.get_param_as_int("chunks", default=200)
-        prefix = req.get_param("prefix", default="line")
+        prefix = req.get_param("prefix", default="chunk")
 
         def generate():
             for i in range(count):
