@@ -214,3 +214,24 @@ func TestMakeVenvWithoutPyPI(t *testing.T) {
 		t.Errorf("a half-made virtualenv was left at %s (%v)", venv, err)
 	}
 }
+
+// Without the Debian archive, building the newer Python fails in one line
+// that says so, leaving no prefix behind.
+func TestBuildPythonWithoutArchive(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), "python")
+	cmd := exec.Command(filepath.Join(testutil.Root(), "scripts", "build-python"), newPythonVersion, "trixie", prefix)
+	// An archive on a port where nothing listens.
+	cmd.Env = append(os.Environ(), "DEBIAN_ARCHIVE=http://127.0.0.1:1/debian/")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatalf("build-python succeeded without an archive; stderr:\n%s", stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "Debian's archive cannot be reached") {
+		t.Errorf("build-python said %q, want one line saying Debian's archive cannot be reached", lines)
+	}
+	if _, err := os.Stat(prefix); !os.IsNotExist(err) {
+		t.Errorf("a prefix was left at %s (%v)", prefix, err)
+	}
+}
