@@ -11,11 +11,28 @@ PYTHON_PC ?= python3-embed
 
 # Building needs a C compiler and the Python development files.
 BUILD_PACKAGES := gcc libc6-dev pkg-config python3-dev
-# The tests serve real frameworks from Debian's packages, and run the
-# gateways behind real front servers (nginx, lighttpd).
-TEST_PACKAGES  := python3-flask python3-django nginx-light lighttpd iproute2
-# The benchmark runs the other servers and the load generator.
-BENCH_PACKAGES := wrk util-linux procps uwsgi-core uwsgi-plugin-python3 python3-gunicorn python3-waitress
+# The tests serve real frameworks from Debian's packages and their current
+# releases from PyPI (virtualenvs: python3-venv), and run the gateways behind
+# real front servers (nginx, lighttpd). PYTHON_BUILD_PACKAGES build the newer
+# Python that Django 6 needs.
+PYTHON_BUILD_PACKAGES := make xz-utils libssl-dev libffi-dev zlib1g-dev libsqlite3-dev libbz2-dev liblzma-dev uuid-dev
+TEST_PACKAGES  := python3-flask python3-django nginx-light lighttpd iproute2 python3-venv $(PYTHON_BUILD_PACKAGES)
+# The benchmark runs the other servers (uWSGI from Debian, the rest from
+# PyPI in a virtualenv) and the load generators (wrk; oha, built with cargo,
+# for Granian's own method).
+BENCH_PACKAGES := wrk util-linux procps uwsgi-core uwsgi-plugin-python3 python3-venv
+
+# The frameworks' current releases (testdata/frameworks/requirements-*.txt)
+# run on Debian's Python 3.11 and on Python $(NEW_PYTHON), built from the
+# source package of Debian $(NEW_PYTHON_SUITE) into bin/ (Django 6 needs
+# Python 3.12 or newer), each in a virtualenv under bin/ kept between runs.
+# cmd/gowsgi's frameworks tests expect them at these paths.
+NEW_PYTHON       := 3.13
+NEW_PYTHON_SUITE := trixie
+NEW_PYTHON_DIR   := bin/python$(NEW_PYTHON)
+# The benchmark's servers and Flask (bench/requirements.txt), and oha.
+BENCH_VENV       := bin/venv-bench
+OHA_VERSION      := 1.16.0
 
 ifeq ($(PYTHON_PC)$(PKG_CONFIG_PATH),python3-embed)
 GOFLAGS_PYTHON :=
@@ -40,7 +57,7 @@ ifeq ($(filter /usr/lib% /lib% /usr/local/lib%,$(PYTHON_LIBDIR)),)
 LDFLAGS_PYTHON += -r $(PYTHON_LIBDIR)
 endif
 
-.PHONY: all build serve test bench deps test-deps bench-deps check-go check-python clean
+.PHONY: all build serve test bench deps test-deps bench-deps frameworks bench-venv check-go check-python clean
 
 all: build
 
@@ -50,15 +67,16 @@ build: deps
 serve: build
 	./$(BIN) demo
 
-test: deps test-deps
+test: deps test-deps frameworks
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(GOFLAGS_PYTHON) ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(GOFLAGS_PYTHON) ./...
 	$(GO) test $(GOFLAGS_PYTHON) -race -timeout 30m ./...
 
-bench: build bench-deps
+bench: build bench-deps bench-venv bin/oha/bin/oha
 	./bench/run -out docs/benchmarks.md
+	./bench/granian-method -out docs/granian-method.md
 
 deps: check-go
 	@scripts/ensure-packages $(BUILD_PACKAGES)
@@ -69,6 +87,21 @@ test-deps:
 
 bench-deps:
 	@scripts/ensure-packages $(BENCH_PACKAGES)
+
+# PyPI's releases of Flask, Django and Falcon for the tests, and the
+# Python $(NEW_PYTHON) they also run on; each step fails in one line when its
+# registry cannot be reached.
+frameworks: test-deps
+	@scripts/make-venv /usr/bin/python3 bin/venv-frameworks-3.11 testdata/frameworks/requirements-3.11.txt
+	@scripts/build-python $(NEW_PYTHON) $(NEW_PYTHON_SUITE) $(NEW_PYTHON_DIR)
+	@scripts/make-venv $(NEW_PYTHON_DIR)/bin/python$(NEW_PYTHON) bin/venv-frameworks-$(NEW_PYTHON) testdata/frameworks/requirements-$(NEW_PYTHON).txt
+
+bench-venv: bench-deps
+	@scripts/make-venv /usr/bin/python3 $(BENCH_VENV) bench/requirements.txt
+
+bin/oha/bin/oha:
+	@command -v cargo >/dev/null 2>&1 || { echo "the Granian method's load generator oha needs cargo (Rust)"; exit 1; }
+	cargo install --locked --root bin/oha oha@$(OHA_VERSION)
 
 check-go:
 	@command -v $(GO) >/dev/null 2>&1 || { echo "gowsgi needs Go 1.26 or newer with cgo: https://go.dev/dl/"; exit 1; }

@@ -15,12 +15,17 @@ import (
 type app struct {
 	name    string
 	script  string // wrk Lua script, relative to bench/lua
-	threads int    // Python threads for the servers that have threads
+	threads int    // Python threads for the servers that have threads (0: the run's)
 	check   func(url string) error
 	// timeout after which wrk counts a request as an error (default
 	// 10s): 64 clients sharing the link for 100 MiB each take longer.
 	timeout time.Duration
 }
+
+// inRun tells whether the application is part of the pinned run of
+// suffix: one with its own threads (sleep's 64) is not run again with
+// more threads, which would be the same run.
+func (a app) inRun(suffix string) bool { return suffix == "" || a.threads == 0 }
 
 func (a app) wrkTimeout() time.Duration {
 	if a.timeout > 0 {

@@ -1,8 +1,10 @@
 // Command harness runs gowsgi's benchmark: the same WSGI applications
-// served by gowsgi, uWSGI, gunicorn and waitress (and Go's net/http as the
-// ceiling of an HTTP layer), one worker pinned to one CPU, loaded by wrk
-// pinned to the other, in one run on one machine. It checks every answer
-// before measuring and writes the results table (docs/benchmarks.md).
+// served by gowsgi and its peers (uWSGI, Granian, bjoern, fastwsgi,
+// pyruvate, gunicorn and waitress; Go's net/http as the ceiling of an HTTP
+// layer), one worker pinned to one CPU, loaded by wrk pinned to the other,
+// in one run on one machine, with 1 and with 8 Python threads. It checks
+// every answer before and after measuring and writes the results tables
+// (docs/benchmarks.md).
 //
 // bench/run builds what it needs and runs it; see -help for the knobs.
 package main
@@ -23,27 +25,34 @@ import (
 )
 
 type config struct {
-	root       string
-	servers    []string
-	apps       []string
-	conns      []int
-	duration   time.Duration
-	warmup     time.Duration
-	repeat     int
-	threads    int
-	serverCPU  string
-	clientCPU  string
-	out        string
-	extras     bool
-	fileSize   int64
-	commandRun string
-	twoApps    []string // applications of the 2-worker run
+	root     string
+	servers  []string
+	apps     []string
+	conns    []int
+	duration time.Duration
+	warmup   time.Duration
+	repeat   int
+	threads  int
+	// moreThreads is the Python threads of the second run of every
+	// server (0: none).
+	moreThreads int
+	venv        string // the virtualenv of bench/requirements.txt
+	serverCPU   string
+	clientCPU   string
+	out         string
+	extras      bool
+	fileSize    int64
+	commandRun  string
+	twoApps     []string // applications of the 2-worker run
 }
 
-// phase is one way of running the servers: the pinned 1-worker run the
-// targets are about, or the unpinned 2-worker run.
+// phase is one way of running the servers: the pinned 1-worker runs the
+// targets are about (with 1 and with 8 Python threads), or the unpinned
+// 2-worker run.
 type phase struct {
-	workers              int
+	workers int
+	// threads of the applications that take the run's (all but sleep).
+	threads              int
 	serverCPU, clientCPU string
 	conns                []int
 	suffix               string // appended to server names in the results
@@ -89,18 +98,21 @@ type report struct {
 func main() {
 	var cfg config
 	var servers, apps, conns string
-	flag.StringVar(&servers, "servers", "gowsgi,uwsgi-http11,gunicorn-sync,gunicorn-gthread,waitress,go-net/http", "servers to compare")
+	flag.StringVar(&servers, "servers", "gowsgi,uwsgi-http11,granian,bjoern,fastwsgi,pyruvate,gunicorn-sync,gunicorn-gthread,waitress,go-net/http", "servers to compare")
 	flag.StringVar(&apps, "apps", "hello,json,environ_heavy,upload,stream,big,sleep,file", "applications to run")
 	flag.StringVar(&conns, "conns", "1,16,64", "wrk connection counts")
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of one measured run")
 	flag.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "load before measuring, per server and application")
 	flag.IntVar(&cfg.repeat, "repeat", 3, "runs per measurement; the median is reported")
 	flag.IntVar(&cfg.threads, "threads", 1, "Python threads of the servers that have threads (sleep always uses 64)")
+	flag.IntVar(&cfg.moreThreads, "more-threads", 8, "also run every server with this many Python threads, at the lowest and highest connection counts (0: not)")
+	flag.StringVar(&cfg.venv, "venv", "bin/venv-bench", "virtualenv of bench/requirements.txt: the other servers and the Flask of json, for every server")
 	flag.StringVar(&cfg.serverCPU, "server-cpu", "0", "CPU the server is pinned to (empty: not pinned)")
 	flag.StringVar(&cfg.clientCPU, "client-cpu", "1", "CPU wrk is pinned to (empty: not pinned)")
 	flag.StringVar(&cfg.out, "out", "", "write the Markdown report here (else only stdout)")
 	flag.BoolVar(&cfg.extras, "extras", true, "also measure slow clients and memory with 1 GiB bodies")
 	flag.Int64Var(&cfg.fileSize, "file-size", 100<<20, "size of the file the file application sends")
+	granian := flag.Bool("granian-method", false, "instead, run Granian's own benchmark method for Granian and gowsgi (docs/granian-method.md)")
 	var two string
 	flag.StringVar(&two, "two-workers", "hello,json,sleep", "applications also run with 2 worker processes, unpinned, at the highest connection count (empty: none)")
 	flag.Parse()
@@ -125,6 +137,12 @@ func main() {
 	if _, err := os.Stat(filepath.Join(wd, "go.mod")); err != nil {
 		log.Fatal("run from the repository's top directory (bench/run does)")
 	}
+	if cfg.venv, err = filepath.Abs(cfg.venv); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.venv, "bin", "python")); err != nil {
+		log.Fatalf("no virtualenv at %s: `make bench-venv` makes it", cfg.venv)
+	}
 
 	// Interrupted: stop the servers rather than leave them running.
 	sigs := make(chan os.Signal, 1)
@@ -134,6 +152,18 @@ func main() {
 		stopAll()
 		os.Exit(1)
 	}()
+	if *granian {
+		// bench/granian-method runs it so.
+		var args []string
+		for _, a := range os.Args[1:] {
+			if a != "-granian-method" {
+				args = append(args, a)
+			}
+		}
+		cfg.commandRun = strings.TrimSpace("bench/granian-method " + strings.Join(args, " "))
+		write(cfg, granianMethod(cfg))
+		return
+	}
 	rep := &report{cfg: cfg, started: time.Now(), results: map[key]*measurement{}, failures: map[key]string{}}
 	filePath := filepath.Join(os.TempDir(), "gowsgi-bench-100MiB")
 	if err := makeFile(filePath, cfg.fileSize); err != nil {
@@ -141,18 +171,22 @@ func main() {
 	}
 	env := []string{"BENCH_FILE=" + filePath}
 	port := 19100
-	pinned := phase{workers: 1, serverCPU: cfg.serverCPU, clientCPU: cfg.clientCPU, conns: cfg.conns}
-	for _, a := range selectedApps(cfg) {
-		var list []server
-		for _, s := range selectedServers(cfg) {
-			if s.serves(a.name) {
-				list = append(list, s)
+	for _, ph := range pinnedPhases(cfg) {
+		for _, a := range selectedApps(cfg) {
+			if !a.inRun(ph.suffix) {
+				continue
 			}
+			var list []server
+			for _, s := range selectedServers(cfg) {
+				if s.serves(a.name) {
+					list = append(list, s)
+				}
+			}
+			rep.measure(a, list, port, env, ph)
+			port += len(list)
 		}
-		rep.measure(a, list, port, env, pinned)
-		port += len(list)
 	}
-	twoWorkers := phase{workers: 2, conns: cfg.conns[len(cfg.conns)-1:], suffix: twoSuffix}
+	twoWorkers := phase{workers: 2, threads: cfg.threads, conns: cfg.conns[len(cfg.conns)-1:], suffix: twoSuffix}
 	for _, a := range selectedApps(cfg) {
 		var list []server
 		for _, s := range selectedServers(cfg) {
@@ -172,7 +206,11 @@ func main() {
 		rep.hugeBodies(port, env)
 	}
 	rep.evaluate()
-	text := rep.markdown()
+	write(cfg, rep.markdown())
+}
+
+// write prints the report, and writes it to cfg.out if given.
+func write(cfg config, text string) {
 	fmt.Println(text)
 	if cfg.out != "" {
 		if err := os.WriteFile(cfg.out, []byte(text), 0o644); err != nil {
@@ -187,9 +225,6 @@ func selectedApps(cfg config) []app {
 	for _, a := range apps(cfg.fileSize) {
 		for _, name := range cfg.apps {
 			if a.name == name {
-				if a.threads == 0 {
-					a.threads = cfg.threads
-				}
 				out = append(out, a)
 			}
 		}
@@ -197,9 +232,28 @@ func selectedApps(cfg config) []app {
 	return out
 }
 
+// pinnedPhases are the runs with one pinned worker: with cfg.threads
+// Python threads at every connection count, then with cfg.moreThreads at
+// the lowest and highest.
+func pinnedPhases(cfg config) []phase {
+	out := []phase{{workers: 1, threads: cfg.threads, serverCPU: cfg.serverCPU, clientCPU: cfg.clientCPU, conns: cfg.conns}}
+	if cfg.moreThreads > 0 && cfg.moreThreads != cfg.threads {
+		conns := []int{cfg.conns[0]}
+		if last := cfg.conns[len(cfg.conns)-1]; last != conns[0] {
+			conns = append(conns, last)
+		}
+		out = append(out, phase{workers: 1, threads: cfg.moreThreads, serverCPU: cfg.serverCPU, clientCPU: cfg.clientCPU,
+			conns: conns, suffix: threadsSuffix(cfg.moreThreads)})
+	}
+	return out
+}
+
+// threadsSuffix marks the results of the run with n Python threads.
+func threadsSuffix(n int) string { return fmt.Sprintf(" (%d threads)", n) }
+
 func selectedServers(cfg config) []server {
 	var out []server
-	for _, s := range servers(cfg.root) {
+	for _, s := range servers(cfg.root, cfg.venv) {
 		for _, name := range cfg.servers {
 			if s.name == name {
 				out = append(out, s)
@@ -236,7 +290,11 @@ func (rep *report) measure(a app, list []server, port int, env []string, ph phas
 	for i, s := range list {
 		log.Printf("%s / %s: starting", a.name, s.name)
 		name := s.name + ph.suffix
-		r, err := start(s.command(a.name, port+i, a.threads, ph.workers), filepath.Join(cfg.root, "bench", "apps"), ph.serverCPU, port+i, env)
+		threads := a.threads
+		if threads == 0 {
+			threads = ph.threads
+		}
+		r, err := start(s.command(a.name, port+i, threads, ph.workers), filepath.Join(cfg.root, "bench", "apps"), ph.serverCPU, port+i, env)
 		if err != nil {
 			rep.failures[key{a.name, name, 0}] = "did not start: " + firstLine(err.Error())
 			log.Printf("%s / %s: %v", a.name, s.name, err)
@@ -244,7 +302,7 @@ func (rep *report) measure(a app, list []server, port int, env []string, ph phas
 		}
 		url := "http://" + addr(port+i) + "/"
 		if err := a.check(url); err != nil {
-			rep.failures[key{a.name, name, 0}] = err.Error()
+			rep.failures[key{a.name, name, 0}] = err.Error() + r.logTail()
 			log.Printf("%s / %s: wrong answer: %v", a.name, s.name, err)
 			r.stop()
 			continue
@@ -285,7 +343,7 @@ func (rep *report) measure(a app, list []server, port int, env []string, ph phas
 	// The answers must still be right after the load.
 	for _, l := range up {
 		if err := a.check(l.url); err != nil {
-			rep.failures[key{a.name, l.s.name + ph.suffix, 0}] = "wrong after the load: " + err.Error()
+			rep.failures[key{a.name, l.s.name + ph.suffix, 0}] = "wrong after the load: " + err.Error() + l.r.logTail()
 		}
 	}
 }

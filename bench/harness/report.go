@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -18,28 +19,32 @@ type target struct {
 // at64 is the median result of an application and server at the highest
 // connection count.
 func (rep *report) at64(app, server string) (result, bool) {
-	m, ok := rep.results[key{app, server, rep.cfg.conns[len(rep.cfg.conns)-1]}]
-	if !ok || len(m.runs) == 0 {
-		return result{}, false
-	}
-	if _, failed := rep.failures[key{app, server, 0}]; failed {
-		return result{}, false
-	}
-	return m.median(), true
+	return rep.median(app, server, rep.cfg.conns[len(rep.cfg.conns)-1])
 }
 
-// ratio adds a target: gowsgi's rate over another server's.
+// ratio adds a target: gowsgi's rate over another server's at the highest
+// connection count.
 func (rep *report) ratio(app, other string, goal float64) {
-	g, ok1 := rep.at64(app, "gowsgi")
-	o, ok2 := rep.at64(app, other)
-	t := target{name: fmt.Sprintf("%s: gowsgi / %s", app, other), goal: fmt.Sprintf("≥ %.1f×", goal)}
+	rep.ratioAt(fmt.Sprintf("%s: gowsgi / %s", app, other), app, other, "", rep.cfg.conns[len(rep.cfg.conns)-1], goal)
+}
+
+// ratioAt adds a target: gowsgi's rate over another server's at conns in
+// the run of suffix.
+func (rep *report) ratioAt(name, app, other, suffix string, conns int, goal float64) {
+	g, ok1 := rep.median(app, "gowsgi"+suffix, conns)
+	o, ok2 := rep.median(app, other+suffix, conns)
+	failure := rep.failures[key{app, other + suffix, 0}]
+	t := target{name: name, goal: fmt.Sprintf("≥ %.1f×", goal)}
 	switch {
 	case !ok1:
 		t.measured = "gowsgi not measured"
 	case !ok2:
 		// The other server failing the check counts for gowsgi.
-		t.measured = fmt.Sprintf("%s fails: %s", other, rep.failures[key{app, other, 0}])
-		t.met = g.errors == 0 && rep.failures[key{app, other, 0}] != ""
+		t.measured = fmt.Sprintf("%s fails: %s", other, failure)
+		if failure == "" {
+			t.measured = other + " not measured"
+		}
+		t.met = g.errors == 0 && failure != ""
 	case o.rps < 1:
 		// The other server stalls under the load (uWSGI's http11 socket on
 		// a response without a length): no meaningful ratio.
@@ -64,6 +69,22 @@ func (rep *report) evaluate() {
 	}{{"hello", 2.0}, {"environ_heavy", 2.0}, {"json", 1.2}, {"upload", 1.2}, {"stream", 1.2}, {"big", 1.2}} {
 		rep.ratio(c.app, "uwsgi-http11", c.goal)
 	}
+	rep.ratioAt(fmt.Sprintf("hello at %s: gowsgi / uwsgi-http11", plural(rep.cfg.conns[0], "connection")),
+		"hello", "uwsgi-http11", "", rep.cfg.conns[0], 1.0)
+	if phases := pinnedPhases(rep.cfg); len(phases) > 1 {
+		more := phases[1]
+		rep.ratioAt(fmt.Sprintf("hello with %d threads at %d connections: gowsgi / uwsgi-http11 with %d threads", more.threads, conns, more.threads),
+			"hello", "uwsgi-http11", more.suffix, conns, 2.0)
+	}
+	if g, ok := rep.at64("hello", "gowsgi"); ok {
+		spread := float64(g.p99) / float64(max(g.p50, 1))
+		rep.targets = append(rep.targets, target{
+			name:     fmt.Sprintf("hello at %d connections: gowsgi's p99 / p50", conns),
+			measured: fmt.Sprintf("%.1f× (p99 %v, p50 %v)", spread, round(g.p99), round(g.p50)),
+			goal:     "≤ 3×", met: g.p50 > 0 && spread <= 3,
+		})
+	}
+	rep.peerTargets()
 	if g, ok := rep.at64("hello", "gowsgi"); ok {
 		if n, ok := rep.at64("hello", "go-net/http"); ok {
 			rep.targets = append(rep.targets, target{
@@ -127,18 +148,22 @@ func (rep *report) markdown() string {
 	cfg := rep.cfg
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	w("# Benchmarks\n\n")
-	w("Measured %s on %s.\n\n", rep.started.UTC().Format("2006-01-02 15:04 UTC"), machine())
-	w("Produced by `make bench`, which runs:\n\n    %s\n\n", cfg.commandRun)
-	w("Versions: %s.\n\n", versions(cfg.root))
+	heading(w, "Benchmarks", rep.started, cfg)
+	w("Versions: %s.\n\n", versions(cfg))
 	w("Method: one worker process per server, pinned to CPU %s; wrk pinned to CPU %s with one thread; "+
 		"%v of load as warm-up, then %d runs of %v at each of %v connections; the median run is shown "+
 		"(errors summed over the runs, memory the largest sample, taken halfway through each run, of the "+
-		"server's whole process group: RSS summed over its processes, and PSS, which counts the pages they share once). Python threads: %d for every server that has threads "+
-		"(64 for sleep); gunicorn's sync worker and uWSGI with 1 thread have none. Every answer is "+
-		"checked before and after the load. CPU is the share of one CPU the server's processes and wrk "+
+		"server's whole process group: RSS summed over its processes, and PSS, which counts the pages they share once). "+
+		"Python threads: %d for every server that has threads (64 for sleep)%s; "+
+		"gunicorn's sync worker and uWSGI with 1 thread have none, and bjoern and fastwsgi are single-threaded C servers, in both runs. "+
+		"Granian runs the application on its blocking threads (`--blocking-threads` set to the threads) with one Rust runtime thread; "+
+		"pyruvate on its worker threads, with its defaults: a connection per request (its keep-alive stalls wrk after the first request, its chunked responses are malformed; bench/apps/serve_peer.py). "+
+		"Every server but Go's net/http serves the same applications from bench/apps with the same Flask (json): gowsgi and uWSGI with "+
+		"`--virtualenv` on the benchmark's virtualenv (bench/requirements.txt), the others from it. Every answer is "+
+		"checked before and after the load; a server that fails an application is shown as failing it. CPU is the share of one CPU the server's processes and wrk "+
 		"used during the run: the side near 100%% is the bottleneck. Connections served is req/s × mean latency / connections (Little's law), "+
-		"taken on json, where the server and not wrk is the bottleneck. Absolute rates drift on shared machines; compare within one run.\n\n", dash(cfg.serverCPU), dash(cfg.clientCPU), cfg.warmup, cfg.repeat, cfg.duration, cfg.conns, cfg.threads)
+		"taken on json, where the server and not wrk is the bottleneck. Absolute rates drift on shared machines; compare within one run.\n\n",
+		dash(cfg.serverCPU), dash(cfg.clientCPU), cfg.warmup, cfg.repeat, cfg.duration, cfg.conns, cfg.threads, moreThreadsRun(cfg))
 
 	w("## Targets\n\n| target | measured | goal | met |\n|---|---|---|---|\n")
 	for _, t := range rep.targets {
@@ -146,8 +171,9 @@ func (rep *report) markdown() string {
 		if !t.met {
 			met = "**no**"
 		}
-		w("| %s | %s | %s | %s |\n", t.name, t.measured, t.goal, met)
+		w("| %s | %s | %s | %s |\n", t.name, strings.ReplaceAll(t.measured, "|", "/"), t.goal, met)
 	}
+	rep.peersMarkdown(w)
 	if len(rep.extras) > 0 {
 		w("\n## Slow clients and memory\n\n")
 		for _, e := range rep.extras {
@@ -155,42 +181,87 @@ func (rep *report) markdown() string {
 		}
 	}
 	rep.twoWorkersMarkdown(w)
-	w("\n## Results\n")
-	for _, a := range selectedApps(cfg) {
-		w("\n### %s\n\n| server |", a.name)
-		for _, c := range cfg.conns {
-			w(" req/s @%d |", c)
+	for i, ph := range pinnedPhases(cfg) {
+		if i == 0 {
+			w("\n## Results\n")
+		} else {
+			w("\n## Results with %d Python threads\n", ph.threads)
 		}
-		last := cfg.conns[len(cfg.conns)-1]
-		w(" p50 @%d | p99 @%d | errors | RSS / PSS @%d | CPU server/wrk @%d |\n|---|", last, last, last, last)
-		for range cfg.conns {
-			w("---:|")
-		}
-		w("---:|---:|---:|---:|---:|\n")
-		for _, s := range selectedServers(cfg) {
-			if !s.serves(a.name) {
-				continue
+		for _, a := range selectedApps(cfg) {
+			if a.inRun(ph.suffix) {
+				rep.resultsTable(w, a, ph)
 			}
-			if f, failed := rep.failures[key{a.name, s.name, 0}]; failed {
-				w("| %s | fails: %s |\n", s.name, strings.ReplaceAll(f, "|", "/"))
-				continue
-			}
-			w("| %s |", s.name)
-			var med result
-			for _, c := range cfg.conns {
-				m := rep.results[key{a.name, s.name, c}]
-				if m == nil || len(m.runs) == 0 {
-					w(" – |")
-					continue
-				}
-				med = m.median()
-				w(" %.0f |", med.rps)
-			}
-			w(" %v | %v | %d | %.1f / %.1f MiB | %.0f%% / %.0f%% |\n", round(med.p50), round(med.p99), med.errors,
-				float64(med.rss)/(1<<20), float64(med.pss)/(1<<20), 100*med.cpu, 100*med.wrkCPU)
 		}
 	}
 	return b.String()
+}
+
+// moreThreadsRun describes the run with more threads, if any.
+func moreThreadsRun(cfg config) string {
+	if phases := pinnedPhases(cfg); len(phases) > 1 {
+		return fmt.Sprintf(", then a second run of every server with %d (not sleep) at %v connections", phases[1].threads, phases[1].conns)
+	}
+	return ""
+}
+
+// resultsTable writes one application's results in the pinned run ph.
+func (rep *report) resultsTable(w func(string, ...any), a app, ph phase) {
+	threads := a.threads
+	if threads == 0 {
+		threads = ph.threads
+	}
+	w("\n### %s\n\n| server | threads |", a.name)
+	for _, c := range ph.conns {
+		w(" req/s @%d |", c)
+	}
+	last := ph.conns[len(ph.conns)-1]
+	w(" p50 @%d | p99 @%d | errors | RSS / PSS @%d | CPU server/wrk @%d |\n|---|---|", last, last, last, last)
+	for range ph.conns {
+		w("---:|")
+	}
+	w("---:|---:|---:|---:|---:|\n")
+	for _, s := range selectedServers(rep.cfg) {
+		if !s.serves(a.name) {
+			continue
+		}
+		name := s.name + ph.suffix
+		if f, failed := rep.failures[key{a.name, name, 0}]; failed {
+			w("| %s | %s | fails: %s |\n", s.name, s.threadsLabel(threads), strings.ReplaceAll(f, "|", "/"))
+			continue
+		}
+		measured := false
+		for _, c := range ph.conns {
+			if m := rep.results[key{a.name, name, c}]; m != nil && len(m.runs) > 0 {
+				measured = true
+			}
+		}
+		if !measured {
+			// Started and answering right, but wrk failed every run.
+			w("| %s | %s | not measured |\n", s.name, s.threadsLabel(threads))
+			continue
+		}
+		w("| %s | %s |", s.name, s.threadsLabel(threads))
+		var med result
+		for _, c := range ph.conns {
+			m := rep.results[key{a.name, name, c}]
+			if m == nil || len(m.runs) == 0 {
+				w(" – |")
+				continue
+			}
+			med = m.median()
+			w(" %.0f |", med.rps)
+		}
+		w(" %v | %v | %d | %.1f / %.1f MiB | %.0f%% / %.0f%% |\n", round(med.p50), round(med.p99), med.errors,
+			float64(med.rss)/(1<<20), float64(med.pss)/(1<<20), 100*med.cpu, 100*med.wrkCPU)
+	}
+}
+
+// heading starts a report: its title, when and where it was measured, and
+// the command that made it.
+func heading(w func(string, ...any), title string, started time.Time, cfg config) {
+	w("# %s\n\n", title)
+	w("Measured %s on %s.\n\n", started.UTC().Format("2006-01-02 15:04 UTC"), machine())
+	w("Produced by `make bench`, which runs:\n\n    %s\n\n", cfg.commandRun)
 }
 
 func round(d time.Duration) time.Duration {
@@ -233,14 +304,17 @@ func machine() string {
 	return fmt.Sprintf("%s, %d CPUs (%s), Linux %s", distro, runtime.NumCPU(), model, kernel)
 }
 
-func versions(root string) string {
+func versions(cfg config) string {
+	venvPython := filepath.Join(cfg.venv, "bin", "python")
+	// The benchmark's virtualenv: one interpreter start for all of them.
+	peers := strings.TrimSpace(run(venvPython, "-c", `import importlib.metadata as m
+print(", ".join(n + " " + m.version(d) for n, d in [("Granian", "granian"), ("bjoern", "bjoern-binary"), ("fastwsgi", "fastwsgi"),
+    ("pyruvate", "pyruvate"), ("gunicorn", "gunicorn"), ("waitress", "waitress"), ("Flask", "flask")]))`))
 	parts := []string{
-		firstLine(strings.TrimSpace(run(root+"/bin/gowsgi", "--version"))),
+		firstLine(strings.TrimSpace(run(cfg.root+"/bin/gowsgi", "--version"))),
 		"Python " + strings.TrimSpace(run(python, "-c", "import sys; print(sys.version.split()[0])")),
 		"uWSGI " + strings.TrimSpace(run("uwsgi", "--version")),
-		"gunicorn " + strings.TrimSpace(run(python, "-c", "import gunicorn; print(gunicorn.__version__)")),
-		"waitress " + strings.TrimSpace(run(python, "-c", "import importlib.metadata as m; print(m.version('waitress'))")),
-		"Flask " + strings.TrimSpace(run(python, "-c", "import flask; print(flask.__version__)")),
+		peers,
 		strings.TrimSpace(run("go", "version")),
 		firstLine(strings.TrimSpace(run("wrk", "-v"))),
 	}

@@ -21,8 +21,15 @@ type server struct {
 	command func(app string, port, threads, workers int) []string
 	// only restricts the server to these applications (nil: all).
 	only []string
-	// single: the server has no worker processes (waitress, Go's net/http).
+	// single: the server has no worker processes (waitress, bjoern,
+	// fastwsgi, pyruvate, Go's net/http).
 	single bool
+	// threading says why the server runs no pool of Python threads ("":
+	// it runs as many as it is given).
+	threading string
+	// notPeer: not a WSGI server (Go's net/http, the ceiling of an HTTP
+	// layer), so not among the peers gowsgi is compared with.
+	notPeer bool
 }
 
 func (s server) serves(app string) bool {
@@ -37,22 +44,44 @@ func (s server) serves(app string) bool {
 	return false
 }
 
+// threadsLabel is what the results tables say of the server's threads
+// when it is given n.
+func (s server) threadsLabel(n int) string {
+	if s.threading != "" {
+		return s.threading
+	}
+	return strconv.Itoa(n)
+}
+
+// python is Debian's interpreter, the one gowsgi and uWSGI embed and the
+// benchmark's virtualenv is made with.
 var python = "/usr/bin/python3"
 
-func servers(root string) []server {
+const singleThreaded = "single-threaded"
+
+// servers are the servers of the benchmark; venv is the virtualenv of
+// bench/requirements.txt, whose Flask every server's json uses.
+func servers(root, venv string) []server {
 	apps := filepath.Join(root, "bench", "apps")
+	venvPython := filepath.Join(venv, "bin", "python")
+	// serve_peer.py starts the servers that have no command of their own.
+	peer := func(name string) func(app string, port, threads, workers int) []string {
+		return func(app string, port, threads, workers int) []string {
+			return []string{venvPython, filepath.Join(apps, "serve_peer.py"), name, "bench_apps:" + app, strconv.Itoa(port), strconv.Itoa(threads)}
+		}
+	}
 	return []server{
 		{
 			name: "gowsgi",
 			command: func(app string, port, threads, workers int) []string {
 				return []string{filepath.Join(root, "bin", "gowsgi"), "-b", addr(port), "-w", strconv.Itoa(workers), "--threads", strconv.Itoa(threads),
-					"--pythonpath", apps, "--log-level", "warning", "bench_apps:" + app}
+					"--virtualenv", venv, "--pythonpath", apps, "--log-level", "warning", "bench_apps:" + app}
 			},
 		},
 		{
 			name: "uwsgi-http11",
 			command: func(app string, port, threads, workers int) []string {
-				cmd := []string{"uwsgi", "--plugin", "python3", "--http11-socket", addr(port), "--pythonpath", apps,
+				cmd := []string{"uwsgi", "--plugin", "python3", "--http11-socket", addr(port), "--virtualenv", venv, "--pythonpath", apps,
 					"--module", "bench_apps:" + app, "--master", "--processes", strconv.Itoa(workers), "--disable-logging", "--die-on-term"}
 				if threads > 1 {
 					cmd = append(cmd, "--threads", strconv.Itoa(threads))
@@ -61,16 +90,44 @@ func servers(root string) []server {
 			},
 		},
 		{
+			name: "granian",
+			command: func(app string, port, threads, workers int) []string {
+				// One Rust runtime thread, as its own benchmarks run it;
+				// the application runs on its blocking threads.
+				return []string{filepath.Join(venv, "bin", "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+					"--workers", strconv.Itoa(workers), "--blocking-threads", strconv.Itoa(threads), "--runtime-threads", "1",
+					"--http", "1", "--no-ws", "--log-level", "warning", "--working-dir", apps, "bench_apps:" + app}
+			},
+		},
+		{
+			name:      "bjoern",
+			command:   peer("bjoern"),
+			single:    true,
+			threading: singleThreaded,
+		},
+		{
+			name:      "fastwsgi",
+			command:   peer("fastwsgi"),
+			single:    true,
+			threading: singleThreaded,
+		},
+		{
+			name:    "pyruvate",
+			command: peer("pyruvate"),
+			single:  true,
+		},
+		{
 			name: "gunicorn-sync",
 			command: func(app string, port, threads, workers int) []string {
-				return []string{python, "-m", "gunicorn", "--chdir", apps, "-w", strconv.Itoa(workers), "-k", "sync", "-b", addr(port),
+				return []string{venvPython, "-m", "gunicorn", "--chdir", apps, "-w", strconv.Itoa(workers), "-k", "sync", "-b", addr(port),
 					"--log-level", "warning", "bench_apps:" + app}
 			},
+			threading: "none (sync worker)",
 		},
 		{
 			name: "gunicorn-gthread",
 			command: func(app string, port, threads, workers int) []string {
-				return []string{python, "-m", "gunicorn", "--chdir", apps, "-w", strconv.Itoa(workers), "-k", "gthread",
+				return []string{venvPython, "-m", "gunicorn", "--chdir", apps, "-w", strconv.Itoa(workers), "-k", "gthread",
 					"--threads", strconv.Itoa(threads), "-b", addr(port), "--log-level", "warning", "bench_apps:" + app}
 			},
 		},
@@ -78,7 +135,7 @@ func servers(root string) []server {
 			name: "waitress",
 			command: func(app string, port, threads, workers int) []string {
 				// waitress-serve imports from the working directory, bench/apps.
-				return []string{python, "-m", "waitress", "--listen=" + addr(port), "--threads=" + strconv.Itoa(threads),
+				return []string{venvPython, "-m", "waitress", "--listen=" + addr(port), "--threads=" + strconv.Itoa(threads),
 					"bench_apps:" + app}
 			},
 			single: true,
@@ -88,8 +145,10 @@ func servers(root string) []server {
 			command: func(app string, port, threads, workers int) []string {
 				return []string{filepath.Join(root, "bin", "bench-nethttp"), "-addr", addr(port)}
 			},
-			only:   []string{"hello"},
-			single: true,
+			only:      []string{"hello"},
+			single:    true,
+			threading: "no Python",
+			notPeer:   true,
 		},
 	}
 }
@@ -149,6 +208,16 @@ func (r *running) output() string {
 		s = s[len(s)-2000:]
 	}
 	return strings.TrimSpace(s)
+}
+
+// logTail is the last line the server logged, as "; its log: ..." (""
+// if none), to say why an answer was wrong.
+func (r *running) logTail() string {
+	out := r.output()
+	if out == "" {
+		return ""
+	}
+	return "; its log: " + strings.TrimSpace(out[strings.LastIndexByte(out, '\n')+1:])
 }
 
 // live holds the servers running, for stopAll.

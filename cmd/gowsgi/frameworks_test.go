@@ -282,10 +282,20 @@ func frameworkLines(format string, n int) string {
 	return b.String()
 }
 
+// Flask from Debian's package and PyPI's current release.
 func TestFlask(t *testing.T) {
-	// Started from testdata/: only --chdir makes app.py importable.
-	s := testutil.Start(t, testutil.Options{},
-		"--threads", "4", "--chdir", filepath.Join(testutil.Testdata(), "flask"), "app:create_app()")
+	for _, e := range frameworkEnvs(t) {
+		t.Run(e.name, func(t *testing.T) {
+			// Started from testdata/: only --chdir makes app.py importable.
+			s := e.start(t, testutil.Options{},
+				"--threads", "4", "--chdir", filepath.Join(testutil.Testdata(), "flask"), "app:create_app()")
+			e.checkVersion(t, s.URL, "/version", "flask")
+			testFlask(t, s)
+		})
+	}
+}
+
+func testFlask(t *testing.T, s *testutil.Server) {
 	c := newFrameworkClient(t, s.URL)
 
 	t.Run("Routing", func(t *testing.T) {
@@ -319,23 +329,6 @@ func TestFlask(t *testing.T) {
 		wantFrameworkStatus(t, resp, body, http.StatusMethodNotAllowed)
 	})
 
-	t.Run("JSON", func(t *testing.T) {
-		c := newFrameworkClient(t, s.URL)
-		in := `{"name": "gowsgi", "count": 3, "tags": ["a", "ü", "日本"], "nested": {"ok": true}}`
-		resp, body := c.post("/json", "application/json", []byte(in))
-		wantFrameworkStatus(t, resp, body, http.StatusOK)
-		v := decodeFrameworkJSON(t, resp, body)
-		var want map[string]any
-		json.Unmarshal([]byte(in), &want)
-		wantFrameworkJSON(t, v, "received", want)
-		wantFrameworkJSON(t, v, "keys", []any{"count", "name", "nested", "tags"})
-		wantFrameworkJSON(t, v, "content_type", "application/json")
-
-		// Malformed JSON is the client's error, not the server's.
-		resp, body = c.post("/json", "application/json", []byte(`{"name": `))
-		wantFrameworkStatus(t, resp, body, http.StatusBadRequest)
-	})
-
 	t.Run("FormURLEncoded", func(t *testing.T) {
 		c := newFrameworkClient(t, s.URL)
 		form := url.Values{"color": {"red", "green"}, "text": {"a&b=c ü+"}, "empty": {""}}
@@ -363,6 +356,49 @@ func TestFlask(t *testing.T) {
 		wantFrameworkJSON(t, v, "content_type", "multipart/form-data")
 	})
 
+	testJSONUploadsStreams(t, s)
+
+	t.Run("Exception", func(t *testing.T) {
+		c := newFrameworkClient(t, s.URL)
+		// Flask logs the exception to wsgi.errors, which is the error log.
+		checkFrameworkError(t, c, s, "/error", "Exception on /error [GET]", "RuntimeError: deliberate failure in flask view")
+		// The server keeps serving, also a second failure.
+		resp, body := c.get("/error")
+		wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
+		resp, body = c.get("/hello/again")
+		wantFrameworkStatus(t, resp, body, http.StatusOK)
+		if string(body) != "Hello, again!" {
+			t.Errorf("after the exception: body %q", body)
+		}
+	})
+
+	// Still the same process, still answering.
+	resp, body := c.get("/")
+	wantFrameworkStatus(t, resp, body, http.StatusOK)
+	checkFrameworkServerHealthy(t, s)
+}
+
+// testJSONUploadsStreams checks the routes that the Flask and Falcon
+// applications share: a JSON echo, multipart uploads, a streamed
+// download, chunked and ordinary request bodies, all at once.
+func testJSONUploadsStreams(t *testing.T, s *testutil.Server) {
+	t.Run("JSON", func(t *testing.T) {
+		c := newFrameworkClient(t, s.URL)
+		in := `{"name": "gowsgi", "count": 3, "tags": ["a", "ü", "日本"], "nested": {"ok": true}}`
+		resp, body := c.post("/json", "application/json", []byte(in))
+		wantFrameworkStatus(t, resp, body, http.StatusOK)
+		v := decodeFrameworkJSON(t, resp, body)
+		var want map[string]any
+		json.Unmarshal([]byte(in), &want)
+		wantFrameworkJSON(t, v, "received", want)
+		wantFrameworkJSON(t, v, "keys", []any{"count", "name", "nested", "tags"})
+		wantFrameworkJSON(t, v, "content_type", "application/json")
+
+		// Malformed JSON is the client's error, not the server's.
+		resp, body = c.post("/json", "application/json", []byte(`{"name": `))
+		wantFrameworkStatus(t, resp, body, http.StatusBadRequest)
+	})
+
 	t.Run("Upload", func(t *testing.T) {
 		c := newFrameworkClient(t, s.URL)
 		for _, size := range []int{0, 1, 1000, 3<<20 + 17} {
@@ -374,7 +410,7 @@ func TestFlask(t *testing.T) {
 	t.Run("StreamedDownload", func(t *testing.T) {
 		c := newFrameworkClient(t, s.URL)
 		checkFrameworkStream(t, c, "/stream", frameworkLines("chunk %04d", 200))
-		// The generator reads request.args after the view has returned.
+		// Flask's generator reads request.args after the view has returned.
 		checkFrameworkStream(t, c, "/stream?chunks=5&prefix=part", frameworkLines("part %04d", 5))
 	})
 
@@ -406,34 +442,19 @@ func TestFlask(t *testing.T) {
 		})
 	})
 
-	t.Run("Exception", func(t *testing.T) {
-		c := newFrameworkClient(t, s.URL)
-		resp, body := c.get("/error")
-		wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
-		// Flask logs the exception to wsgi.errors, which is the error log.
-		for _, want := range []string{
-			"Exception on /error [GET]",
-			"Traceback (most recent call last):",
-			"RuntimeError: deliberate failure in flask view",
-		} {
-			if !s.WaitLog(want, 10*time.Second) {
-				t.Errorf("error log lacks %q:\n%s", want, s.Log)
-			}
-		}
-		// The server keeps serving, also a second failure.
-		resp, body = c.get("/error")
-		wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
-		resp, body = c.get("/hello/again")
-		wantFrameworkStatus(t, resp, body, http.StatusOK)
-		if string(body) != "Hello, again!" {
-			t.Errorf("after the exception: body %q", body)
-		}
-	})
+}
 
-	// Still the same process, still answering.
-	resp, body := c.get("/")
-	wantFrameworkStatus(t, resp, body, http.StatusOK)
-	checkFrameworkServerHealthy(t, s)
+// checkFrameworkError gets a view that raises: a 500, and the traceback
+// with these lines in the error log.
+func checkFrameworkError(t *testing.T, c *frameworkClient, s *testutil.Server, path string, lines ...string) {
+	t.Helper()
+	resp, body := c.get(path)
+	wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
+	for _, want := range append([]string{"Traceback (most recent call last):"}, lines...) {
+		if !s.WaitLog(want, 10*time.Second) {
+			t.Errorf("error log lacks %q:\n%s", want, s.Log)
+		}
+	}
 }
 
 // checkFrameworkConcurrently runs every check from several goroutines at once, each
@@ -474,13 +495,14 @@ const (
 )
 
 // prepareDjangoDB creates a migrated SQLite database with a superuser in a
-// temporary directory and returns the environment that points to it.
-func prepareDjangoDB(t *testing.T) []string {
+// temporary directory, with python's Django, and returns the environment
+// that points to it.
+func prepareDjangoDB(t *testing.T, python string) []string {
 	t.Helper()
 	env := []string{"GOWSGI_TEST_DJANGO_DB=" + filepath.Join(t.TempDir(), "db.sqlite3")}
 	manage := func(args ...string) {
 		t.Helper()
-		cmd := exec.Command(debianPython, append([]string{"manage.py"}, args...)...)
+		cmd := exec.Command(python, append([]string{"manage.py"}, args...)...)
 		cmd.Dir = djangoProjectDir()
 		cmd.Env = append(testutil.CleanEnv(), env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -498,10 +520,21 @@ func prepareDjangoDB(t *testing.T) []string {
 // djangoCSRFInput finds the token of the csrfmiddlewaretoken input in a form.
 var djangoCSRFInput = regexp.MustCompile(`name="csrfmiddlewaretoken" value="([^"]+)"`)
 
+// Django from Debian's package and PyPI's current releases: 6 on Python
+// 3.13, 5.2 (the newest for it) on Debian's 3.11.
 func TestDjango(t *testing.T) {
-	env := prepareDjangoDB(t)
-	s := testutil.Start(t, testutil.Options{Dir: djangoProjectDir(), Env: env},
-		"--threads", "4", "testsite.wsgi:application")
+	for _, e := range frameworkEnvs(t) {
+		t.Run(e.name, func(t *testing.T) {
+			env := prepareDjangoDB(t, e.python)
+			s := e.start(t, testutil.Options{Dir: djangoProjectDir(), Env: env},
+				"--threads", "4", "testsite.wsgi:application")
+			e.checkVersion(t, s.URL, "/version/", "django")
+			testDjango(t, s)
+		})
+	}
+}
+
+func testDjango(t *testing.T, s *testutil.Server) {
 
 	t.Run("AdminLogin", func(t *testing.T) {
 		c := newFrameworkClient(t, s.URL)
@@ -711,17 +744,7 @@ func TestDjango(t *testing.T) {
 		resp, body = c.do(req)
 		wantFrameworkStatus(t, resp, body, http.StatusBadRequest)
 
-		resp, body = c.get("/error/")
-		wantFrameworkStatus(t, resp, body, http.StatusInternalServerError)
-		for _, want := range []string{
-			"Internal Server Error: /error/",
-			"Traceback (most recent call last):",
-			"RuntimeError: deliberate failure in django view",
-		} {
-			if !s.WaitLog(want, 10*time.Second) {
-				t.Errorf("error log lacks %q:\n%s", want, s.Log)
-			}
-		}
+		checkFrameworkError(t, c, s, "/error/", "Internal Server Error: /error/", "RuntimeError: deliberate failure in django view")
 
 		resp, body = c.get("/json/")
 		wantFrameworkStatus(t, resp, body, http.StatusOK)

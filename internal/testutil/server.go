@@ -67,11 +67,15 @@ func Binary(t testing.TB) string {
 	return build.path
 }
 
-// Cleanup removes the built binary; call it from TestMain after m.Run.
+// Cleanup removes the built binaries; call it from TestMain after m.Run.
 func Cleanup() {
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
 	}
+	otherDirs.Range(func(dir, _ any) bool {
+		os.RemoveAll(dir.(string))
+		return true
+	})
 }
 
 // Server is a running gowsgi process.
@@ -115,7 +119,8 @@ type Options struct {
 	NoBind bool
 	// Wait is how long to wait for "Listening at" (default 60s).
 	Wait time.Duration
-	// Program runs another gowsgi binary than Binary's.
+	// Program runs another gowsgi binary than Binary's (one built against
+	// another Python: BinaryFor).
 	Program string
 }
 

@@ -4,7 +4,10 @@ Started as 'app:create_app()' with --chdir pointing here.
 """
 
 import hashlib
+import importlib.metadata
+import platform
 
+import flask
 from flask import Flask, Response, abort, jsonify, request, stream_with_context, url_for
 
 
@@ -91,6 +94,15 @@ def create_app():
     @app.get("/error")
     def error():
         raise RuntimeError("deliberate failure in flask view")
+
+    @app.get("/version")
+    def version():
+        # Which Flask and Python serve: Debian's or a virtualenv's.
+        return jsonify(
+            version=importlib.metadata.version("flask"),
+            file=flask.__file__,
+            python=platform.python_version(),
+        )
 
     return app
 

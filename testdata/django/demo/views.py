@@ -1,5 +1,8 @@
 import hashlib
 import json
+import platform
+
+import django
 
 from django.http import HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
@@ -83,3 +86,9 @@ def echo_view(request):
 
 def error_view(request):
     raise RuntimeError("deliberate failure in django view")
+
+
+@require_GET
+def version_view(request):
+    # Which Django and Python serve: Debian's or a virtualenv's.
+    return JsonResponse({"version": django.get_version(), "file": django.__file__, "python": platform.python_version()})

@@ -11,4 +11,5 @@ urlpatterns = [
     path("stream/", views.stream_view),
     path("echo/", views.echo_view),
     path("error/", views.error_view),
+    path("version/", views.version_view),
 ]
