@@ -118,7 +118,7 @@ func New(opts Options) (*App, error) {
 		a.pool.release()
 		close(a.stopped)
 	}
-	if !lendPythonMain(first) {
+	if !lendPythonMain(first, a.pool) {
 		go func() {
 			runtime.LockOSThread() // for good: the OS thread ends with it
 			C.gw_thread_attach()

@@ -4,8 +4,10 @@ package gowsgi
 import "C"
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 )
 
@@ -67,7 +69,15 @@ type cgiLocal struct {
 // HTTPS=on/1/yes or REQUEST_SCHEME=https make wsgi.url_scheme "https".
 // SERVER_NAME and SERVER_PORT default to HTTP_HOST, else the listening
 // address; QUERY_STRING, PATH_INFO and SERVER_PROTOCOL are always present.
-func (r *request) environFromCGI(vars [][2][]byte, local cgiLocal) cgiRequest {
+func (r *request) environFromCGI(vars [][2][]byte, local cgiLocal) (req cgiRequest) {
+	// A panic here costs this request a 500, not the process.
+	defer func() {
+		if v := recover(); v != nil {
+			r.app.log.Error("panic reading a request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			req = cgiRequest{status: 500, length: noBody}
+		}
+	}()
+	defer afterEnviron(r)
 	var method, scriptName, pathInfo, query, contentLength, serverName, serverPort, protocol, host []byte
 	var requestURI []byte
 	var haveMethod, havePath, haveProtocol, haveRawURI, https bool

@@ -6,11 +6,13 @@ import "C"
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -155,9 +157,41 @@ func (c *conn) toIdle() bool {
 
 // serveNext advances the connection and queues the request it completes.
 func (c *conn) serveNext() {
+	defer c.recoverPanic()
 	if r := c.advance(); r != nil {
 		c.srv.App.pool.submit(r)
 	}
+}
+
+// recoverPanic turns a panic while reading a request (or sending what the
+// server answers itself) into a log line with the stack, a 500 if the
+// request had begun and nothing was sent, and the connection closed: one
+// broken exchange must not take the process down, nor the Go program an
+// App is mounted in. The caller owns the connection.
+func (c *conn) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	a := c.srv.App
+	a.log.Error("panic serving a connection", "remote", c.remoteIP, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	c.broken()
+}
+
+// broken ends a connection whose exchange panicked.
+func (c *conn) broken() {
+	defer func() {
+		if recover() != nil {
+			c.sk.close() // the connection cannot even be closed cleanly
+		}
+	}()
+	if r := c.req; r != nil {
+		c.req = nil
+		r.abandon()
+		c.srv.App.putRequest(r)
+	}
+	c.closing = true
+	c.close()
 }
 
 // freshGrace is how long Shutdown lets a connection that has sent nothing
@@ -364,6 +398,7 @@ func (c *conn) begin(n int) (*request, bool) {
 	r.isHead = string(hreq.Method) == "HEAD"
 
 	status := c.environ(r)
+	afterEnviron(r)
 	c.r += n // the head stays intact until the environ is built
 	if status == 400 {
 		c.closing = true

@@ -3,8 +3,10 @@ package gowsgi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +76,13 @@ func (s *connSet[C]) serve(ln net.Listener, log *slog.Logger, open func(net.Conn
 		s.track(c)
 		go func() {
 			defer s.forget(c)
+			// One broken connection must not take the process down.
+			defer func() {
+				if v := recover(); v != nil {
+					log.Error("panic serving a connection", "remote", nc.RemoteAddr().String(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+					c.closeNow()
+				}
+			}()
 			run(c)
 		}()
 	}

@@ -5,6 +5,9 @@ import "C"
 
 // Helpers every front end uses to fill the environ the same way.
 
+// afterEnviron lets tests break a front end as it reads a request.
+var afterEnviron = func(*request) {}
+
 // setPath sets SCRIPT_NAME and PATH_INFO from the percent-decoded path. It
 // reports false when the path lies outside the mount prefix.
 func setPath[T ~string | ~[]byte](r *request, path T) bool {

@@ -61,11 +61,12 @@ static PyObject *filewrapper_next(gw_filewrapper *self)
     PyObject *data = PyObject_CallMethod(self->filelike, "read", "n", self->blksize);
     if (data == NULL)
         return NULL;
-    if (PyObject_Length(data) == 0) {
+    Py_ssize_t n = PyObject_Length(data);
+    if (n <= 0) {
+        /* An error (n < 0: read() returned something without a length, the
+         * exception is set), or the end of the file: StopIteration. */
         Py_DECREF(data);
-        if (PyErr_Occurred())
-            return NULL;
-        return NULL; /* StopIteration */
+        return NULL;
     }
     return data;
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,6 +77,22 @@ func TestFileWrapperFileLike(t *testing.T) {
 			if n != 1000 {
 				t.Errorf("read(%d), want blocks of 1000", n)
 			}
+		}
+	})
+}
+
+// A file-like whose read() returns something without a length is the
+// application's error: a 500, and its own TypeError in the log (not one
+// the wrapper made up from the object it should not have returned).
+func TestFileWrapperBadRead(t *testing.T) {
+	eachPlain(t, "filelike_bad", Options{}, func(t *testing.T, tg *target) {
+		resp, _ := tg.get(t, "/")
+		if resp.StatusCode != 500 {
+			t.Errorf("%s, want 500", resp.Status)
+		}
+		waitFor(t, "the traceback", func() bool { return strings.Contains(tg.log.String(), "TypeError") })
+		if log := tg.log.String(); !strings.Contains(log, "has no len()") || strings.Contains(log, "must yield bytes") {
+			t.Errorf("the log does not name the read's result as the error:\n%s", log)
 		}
 	})
 }

@@ -5,8 +5,10 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 )
@@ -19,6 +21,19 @@ func (a *App) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	r := a.getRequest()
 	defer a.putRequest(r)
 	s := &httpSink{w: w, rc: http.NewResponseController(w), r: r}
+	defer func() {
+		if v := recover(); v != nil && v != http.ErrAbortHandler {
+			// Logged here, with the request, rather than by net/http; a 500
+			// if nothing was sent, else the response cut short.
+			a.log.Error("panic serving a request", "request", hr.Method+" "+hr.RequestURI, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if r.headSent {
+				panic(http.ErrAbortHandler)
+			}
+			r.abandon()
+		} else if v != nil {
+			panic(v)
+		}
+	}()
 	r.sink = s
 	r.stamp()
 	defer a.access.log(r)
@@ -58,6 +73,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 // or the status to answer instead: 404 for a path outside the mount
 // prefix, 400 for scheme headers that disagree.
 func (r *request) environFromHTTP(hr *http.Request) int {
+	defer afterEnviron(r)
 	setVar(r, C.GW_K_REQUEST_METHOD, hr.Method)
 	if !setPath(r, hr.URL.Path) {
 		return http.StatusNotFound

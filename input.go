@@ -139,8 +139,16 @@ func (r *request) spool(src io.Reader, limit int64) (int64, error) {
 }
 
 //export goGWRead
-func goGWRead(h C.uintptr_t, buf *C.char, n C.size_t) C.int64_t {
+func goGWRead(h C.uintptr_t, buf *C.char, n C.size_t) (got C.int64_t) {
 	r := cgo.Handle(h).Value().(*request)
+	defer func() {
+		if v := recover(); v != nil {
+			r.callbackPanicked(v)
+			r.body = nil
+			r.setReadError(errors.New("the server failed reading the body"))
+			got = -1
+		}
+	}()
 	if r.body == nil {
 		return 0
 	}

@@ -45,7 +45,8 @@ var python struct {
 	exe   string
 
 	mu       sync.Mutex
-	mainLent bool // an App's first Python thread runs on the main thread
+	mainLent bool  // an App's first Python thread runs on the main thread
+	mainPool *pool // ... that App's
 }
 
 // StartPython starts the embedded interpreter with cfg. Only the first call
@@ -144,20 +145,43 @@ func onPythonMain(f func()) {
 // Python thread there, so that, as under gunicorn, the application is
 // imported (and with one thread served) on threading.main_thread(), where
 // signal.signal() works. It reports whether f was taken.
-func lendPythonMain(f func()) bool {
+func lendPythonMain(f func(), p *pool) bool {
 	python.mu.Lock()
 	defer python.mu.Unlock()
 	if python.mainLent {
 		return false
 	}
-	python.mainLent = true
+	python.mainLent, python.mainPool = true, p
 	python.calls <- func() {
 		f()
 		python.mu.Lock()
-		python.mainLent = false
+		python.mainLent, python.mainPool = false, nil
 		python.mu.Unlock()
 	}
 	return true
+}
+
+// RunOnMainThread runs f on Python's main thread and returns once it ran,
+// for Python code that must run where the application runs, as gunicorn
+// runs its server hooks (a post_fork that opens a connection the requests
+// then use). If an App runs its first Python thread there, f runs between
+// two of its requests; when that thread stays in one request past limit,
+// f runs on the calling goroutine's thread instead. f calls into Python
+// itself (with PyGILState_Ensure).
+func RunOnMainThread(f func(), limit time.Duration) {
+	python.mu.Lock()
+	lent, p := python.mainLent, python.mainPool
+	python.mu.Unlock()
+	switch {
+	case lent && p != nil:
+		if !p.callFirst(f, limit) {
+			f()
+		}
+	case python.calls != nil && !lent:
+		onPythonMain(f)
+	default:
+		f()
+	}
 }
 
 // StopPython runs Python's atexit handlers and finalizes the interpreter.

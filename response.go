@@ -6,9 +6,11 @@ import "C"
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"runtime/cgo"
+	"runtime/debug"
 	"strconv"
 	"time"
 	"unsafe"
@@ -282,8 +284,10 @@ func (r *request) respondWith(status int, reason, contentType string, body []byt
 }
 
 //export goGWWrite
-func goGWWrite(h C.uintptr_t, a *C.char, alen C.size_t, b *C.char, blen C.size_t) C.int {
+func goGWWrite(h C.uintptr_t, a *C.char, alen C.size_t, b *C.char, blen C.size_t) (rc C.int) {
 	r := cgo.Handle(h).Value().(*request)
+	// A panic must not unwind through the C frames of the Python call.
+	defer callbackPanic(r, &rc)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.expired.Load() {
@@ -301,6 +305,7 @@ func goGWWrite(h C.uintptr_t, a *C.char, alen C.size_t, b *C.char, blen C.size_t
 //export goGWLog
 func goGWLog(h C.uintptr_t, level C.int, msg *C.char, n C.size_t) {
 	r := cgo.Handle(h).Value().(*request)
+	defer callbackPanic(r, nil)
 	text := C.GoStringN(msg, C.int(n))
 	what, traceback := text, ""
 	for i := 0; i < len(text); i++ {
@@ -324,12 +329,34 @@ func goGWLog(h C.uintptr_t, level C.int, msg *C.char, n C.size_t) {
 //export goGWErrors
 func goGWErrors(h C.uintptr_t, msg *C.char, n C.size_t) {
 	a := cgo.Handle(h).Value().(*App)
+	defer func() {
+		if v := recover(); v != nil {
+			a.log.Error("panic writing wsgi.errors", "panic", fmt.Sprint(v))
+		}
+	}()
 	a.errorsMu.Lock()
 	a.opts.Errors.Write(cbytes(msg, n))
 	a.errorsMu.Unlock()
 }
 
 var errClientGone = errors.New("the client closed the connection")
+
+// callbackPanic, deferred by a callback from C, turns a panic into a log
+// line and a failed callback (*rc = -1): unwinding through the C frames of
+// the Python call would leave the interpreter in a broken state.
+func callbackPanic(r *request, rc *C.int) {
+	if v := recover(); v != nil {
+		r.callbackPanicked(v)
+		if rc != nil {
+			*rc = -1
+		}
+	}
+}
+
+func (r *request) callbackPanicked(v any) {
+	r.app.log.Error("panic in a callback from Python", "request", r.describe(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	r.clientGone, r.closeConn = true, true
+}
 
 // cbytes views C memory as a byte slice, valid for the duration of the call.
 func cbytes(p *C.char, n C.size_t) []byte {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,15 +54,16 @@ type pool struct {
 	threads []*pythonThread
 	loop    *loop
 
-	mu       sync.Mutex
-	queue    requestQueue
-	idle     []*pythonThread // parked, the most recently parked last
-	running  int             // threads not parked
-	leading  bool            // a thread (or the backstop) harvests the loop
-	rescuing bool            // ... the backstop, which runs no request
-	handOver bool            // a thread parked while the backstop harvested
-	inPython int             // threads running a request's Python code
-	closed   bool
+	mu         sync.Mutex
+	queue      requestQueue
+	idle       []*pythonThread // parked, the most recently parked last
+	running    int             // threads not parked
+	leading    bool            // a thread (or the backstop) harvests the loop
+	rescuing   bool            // ... the backstop, which runs no request
+	handOver   bool            // a thread parked while the backstop harvested
+	firstCalls []func()        // to run on the first thread (see callFirst)
+	inPython   int             // threads running a request's Python code
+	closed     bool
 
 	queued  atomic.Int32 // the queue's length, for a waiting harvester
 	waiting atomic.Bool  // the harvester blocks in the loop: a request queued must wake it
@@ -110,6 +112,9 @@ type requestOwner interface {
 	// access log, the connection's next step) and returns the next
 	// request of the same connection if it is ready to run at once.
 	finished(r *request) *request
+	// broken ends the exchange whose completion panicked: the
+	// connection is closed.
+	broken()
 }
 
 func newPool(a *App) (*pool, error) {
@@ -191,6 +196,8 @@ func (waitingOwner) finished(r *request) *request {
 	return nil
 }
 
+func (waitingOwner) broken() {}
+
 // submit queues r for a thread; a request the queue refuses goes back to
 // its owner with the reason.
 func (p *pool) submit(r *request) {
@@ -200,7 +207,7 @@ func (p *pool) submit(r *request) {
 			return
 		}
 		r.serveErr = err
-		r = r.owner.finished(r)
+		r = p.finished(r)
 	}
 }
 
@@ -277,6 +284,16 @@ func (t *pythonThread) next() *request {
 	p := t.pool
 	p.mu.Lock()
 	for {
+		if t.index == 0 && len(p.firstCalls) > 0 {
+			calls := p.firstCalls
+			p.firstCalls = nil
+			p.mu.Unlock()
+			for _, f := range calls {
+				f()
+			}
+			p.mu.Lock()
+			continue
+		}
 		if r := p.pop(); r != nil {
 			p.mu.Unlock()
 			return r
@@ -306,6 +323,37 @@ func (t *pythonThread) next() *request {
 		}
 		t.park()
 		p.mu.Lock()
+		// Woken without being taken (by callFirst): not idle any more.
+		if i := slices.Index(p.idle, t); i >= 0 {
+			p.idle = slices.Delete(p.idle, i, i+1)
+			p.running++
+		}
+	}
+}
+
+// callFirst runs f on the first thread, between two requests, and waits
+// up to limit for it: false if the thread did not take it in time (it is
+// stuck in a request), and f will then not run.
+func (p *pool) callFirst(f func(), limit time.Duration) bool {
+	done := make(chan struct{})
+	var once sync.Once
+	run := func() { once.Do(func() { f(); close(done) }) }
+	p.mu.Lock()
+	p.firstCalls = append(p.firstCalls, run)
+	p.mu.Unlock()
+	p.threads[0].wake() // if it is parked
+	p.loop.wake()       // if it waits in the loop
+	select {
+	case <-done:
+		return true
+	case <-time.After(limit):
+		claimed := true
+		once.Do(func() { claimed = false })
+		if claimed {
+			<-done // it started meanwhile
+			return true
+		}
+		return false
 	}
 }
 
@@ -354,17 +402,24 @@ func (t *pythonThread) yieldNowAndThen() {
 
 // run runs one request and its response, gives it back to its front end,
 // and returns the connection's next request if that is ready already.
-func (t *pythonThread) run(r *request) (next *request) {
+func (t *pythonThread) run(r *request) *request {
 	p := t.pool
 	start := monotonic()
 	if p.queueTimeout >= 0 && time.Duration(start-r.queuedAt) > p.queueTimeout {
 		r.serveErr = errQueueTimeout
-		return r.owner.finished(r)
+	} else {
+		r.serveErr = nil
+		t.serve(r, start)
 	}
-	r.serveErr = nil
+	return p.finished(r)
+}
+
+// serve runs the application for r and sends its response.
+func (t *pythonThread) serve(r *request, start int64) {
+	p := t.pool
 	defer func() {
 		if v := recover(); v != nil {
-			next = p.recoverRequest(r, v)
+			p.recoverRequest(r, v)
 		}
 	}()
 	r.generation++
@@ -372,6 +427,7 @@ func (t *pythonThread) run(r *request) (next *request) {
 	if p.watch != nil {
 		r.startClock()
 		t.current.Store(r)
+		defer t.current.Store(nil)
 	}
 	t.beforePython(start)
 	C.gw_handle(p.app.c, r.c)
@@ -379,11 +435,25 @@ func (t *pythonThread) run(r *request) (next *request) {
 	if n := p.served.Add(1); n == p.maxRequests && p.recycle != nil {
 		p.recycle(fmt.Sprintf("served %d requests (max requests)", n))
 	}
+	beforeFinish(r)
 	r.finish()
-	if p.watch != nil {
-		t.current.Store(nil)
-	}
-	return r.owner.finished(r)
+}
+
+// beforeFinish lets tests break a response as it is sent.
+var beforeFinish = func(*request) {}
+
+// finished gives r back to its front end. A panic there (the next
+// request's head, say) closes the connection, whatever its state.
+func (p *pool) finished(r *request) (next *request) {
+	owner := r.owner
+	defer func() {
+		if v := recover(); v != nil {
+			p.app.log.Error("panic completing a request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			owner.broken()
+			next = nil
+		}
+	}()
+	return owner.finished(r)
 }
 
 // beforePython is a thread's last step before it runs a request's Python
@@ -563,19 +633,14 @@ func (p *pool) longestInPython() (*pythonThread, time.Duration) {
 // recoverRequest turns a panic while running or sending a request into a
 // log line with the stack and a closed connection (a 500 if nothing was
 // sent): one broken exchange must not take the process down.
-func (p *pool) recoverRequest(r *request, v any) (next *request) {
+func (p *pool) recoverRequest(r *request, v any) {
 	p.app.log.Error("panic serving a request", "request", r.describe(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 	for _, t := range p.threads {
-		t.current.CompareAndSwap(r, nil)
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			p.app.log.Error("panic completing a request", "panic", fmt.Sprint(v))
-			next = nil
+		if t.pyStart.Load() != 0 && t.current.Load() == r {
+			t.pyStart.Store(0)
 		}
-	}()
+	}
 	r.abandon()
-	return r.owner.finished(r)
 }
 
 // close turns queued and new requests away, lets the running ones finish,
@@ -597,7 +662,7 @@ func (p *pool) close() {
 	close(p.stopJanitor)
 	for _, r := range refused {
 		r.serveErr = errShuttingDown
-		p.submit(r.owner.finished(r))
+		p.submit(p.finished(r))
 	}
 	for _, t := range idle {
 		t.wake()
@@ -657,7 +722,7 @@ func (p *pool) janitor() {
 		p.mu.Unlock()
 		for _, r := range expired {
 			r.serveErr = errQueueTimeout
-			p.submit(r.owner.finished(r))
+			p.submit(p.finished(r))
 		}
 	}
 }

@@ -3,6 +3,7 @@ package gowsgi
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -257,5 +258,47 @@ func TestCloseRunsBeforeTheNextRequest(t *testing.T) {
 		if report.Requests != 30 || report.Most != 1 || report.ForeignClose != 0 {
 			t.Errorf("%+v: want 30 requests, never more than 1 at once, close() on the request's thread", report)
 		}
+	})
+}
+
+// A panic in the server's own code (here made on purpose) costs the
+// exchange it happened in, never the process: it is logged with its
+// stack, the client gets a 500 when nothing was sent yet, and the next
+// request is served. While reading a request, on the front end's side:
+func TestPanicReadingARequest(t *testing.T) {
+	eachTarget(t, "hello", Options{}, func(t *testing.T, tg *target) {
+		testPanics(t, tg, &afterEnviron)
+	})
+}
+
+// And while sending a response, on the Python thread.
+func TestPanicSendingAResponse(t *testing.T) {
+	eachTarget(t, "hello", Options{}, func(t *testing.T, tg *target) {
+		testPanics(t, tg, &beforeFinish)
+	})
+}
+
+func testPanics(t *testing.T, tg *target, hook *func(*request)) {
+	saved := *hook
+	*hook = func(r *request) {
+		if r.app == tg.app && strings.Contains(r.describe(), "panic") {
+			panic("a deliberate panic")
+		}
+	}
+	t.Cleanup(func() { *hook = saved })
+	resp, err := tg.client.Get(tg.url + "/?panic")
+	// Behind wsgiref.validate the response is an iterator, which goes out
+	// as the application produces it: sent before the panic, it stands.
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 500 && !(tg.validated && resp.StatusCode == 200 && hook == &beforeFinish) {
+			t.Errorf("the broken exchange: %s, want 500 (or the connection closed)", resp.Status)
+		}
+	}
+	if resp, body := tg.get(t, "/"); resp.StatusCode != 200 || body == "" {
+		t.Errorf("after the panic: %s %q", resp.Status, body)
+	}
+	waitFor(t, "the panic in the log", func() bool {
+		return strings.Contains(tg.log.String(), "a deliberate panic") && strings.Contains(tg.log.String(), "goroutine")
 	})
 }

@@ -495,6 +495,18 @@ def filelike(environ, start_response):
     return environ["wsgi.file_wrapper"](f, 1000)
 
 
+class _LengthlessRead:
+    """A file-like whose read() returns something without a length."""
+
+    def read(self, n=-1):
+        return 42
+
+
+def filelike_bad(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return environ["wsgi.file_wrapper"](_LengthlessRead(), 1000)
+
+
 def reads(environ, start_response):
     return _json(start_response, _reads.get(environ["QUERY_STRING"]))
 

@@ -182,7 +182,7 @@ func (s *service) stop() {
 // redirected to https.
 func TestDjangoUnitFile(t *testing.T) {
 	u := readUnit(t, "django.service")
-	env := append(prepareDjangoDB(t), "GOWSGI_TEST_DJANGO_SSL_REDIRECT=1")
+	env := append(prepareDjangoDB(t, "/usr/bin/python3"), "GOWSGI_TEST_DJANGO_SSL_REDIRECT=1")
 	s := startService(t, u, env)
 	status, body, _ := s.get("/admin/login/", "X-Forwarded-Proto", "https")
 	if status != 200 || !strings.Contains(body, "csrfmiddlewaretoken") {

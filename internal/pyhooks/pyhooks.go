@@ -15,11 +15,19 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"time"
 	"unsafe"
+
+	"github.com/gowsgi/gowsgi"
 )
 
 //go:embed hooks.py
 var source string
+
+// hookWait is how long a hook waits for Python's main thread when the
+// application's request there runs on (a worker_abort for a stuck one):
+// then it runs where it is called.
+const hookWait = 2 * time.Second
 
 // Log receives the lines hooks write to server.log and worker.log, with
 // Python's logging level (10 debug ... 50 critical). Set it before Start.
@@ -43,7 +51,13 @@ func Start() error {
 		src := C.CString(source)
 		defer C.free(unsafe.Pointer(src))
 		var cerr *C.char
-		if C.gw_hooks_start(src, &cerr) != 0 {
+		var rc C.int
+		gowsgi.RunOnMainThread(func() {
+			runtime.LockOSThread()
+			rc = C.gw_hooks_start(src, &cerr)
+			runtime.UnlockOSThread()
+		}, hookWait)
+		if rc != 0 {
 			started.err = errors.New("starting the hooks module: " + take(cerr))
 		}
 	})
@@ -69,11 +83,17 @@ func Call(name string, arg, out any) error {
 	defer C.free(unsafe.Pointer(cname))
 	carg := C.CBytes(in)
 	defer C.free(carg)
-	// One OS thread for the whole call: the GIL state belongs to it.
-	runtime.LockOSThread()
 	var failed C.int
-	res := take(C.gw_hooks_call(cname, (*C.char)(carg), C.size_t(len(in)), &failed))
-	runtime.UnlockOSThread()
+	var res string
+	// On Python's main thread, as gunicorn runs its hooks: there the
+	// application runs too (with one Python thread), and what a hook
+	// makes for it (a connection bound to its thread) works.
+	gowsgi.RunOnMainThread(func() {
+		// One OS thread for the whole call: the GIL state belongs to it.
+		runtime.LockOSThread()
+		res = take(C.gw_hooks_call(cname, (*C.char)(carg), C.size_t(len(in)), &failed))
+		runtime.UnlockOSThread()
+	}, hookWait)
 	if failed != 0 {
 		return &Error{Text: res}
 	}
