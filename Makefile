@@ -74,8 +74,15 @@ test: deps test-deps frameworks
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(GOFLAGS_PYTHON) ./...
 	$(GO) test $(GOFLAGS_PYTHON) -race -timeout 30m ./...
 
+# make bench BASELINE=COMMIT also runs gowsgi as built from that commit
+# beside the current one, to show what the changes since cost or gain.
 bench: build bench-deps bench-venv bin/oha/bin/oha
+ifneq ($(BASELINE),)
+	./bench/build-baseline $(BASELINE) bin/gowsgi-before
+	./bench/run -out docs/benchmarks.md -baseline bin/gowsgi-before -baseline-name $(BASELINE)
+else
 	./bench/run -out docs/benchmarks.md
+endif
 	./bench/granian-method -out docs/granian-method.md
 
 deps: check-go

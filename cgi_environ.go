@@ -77,7 +77,7 @@ func (r *request) environFromCGI(vars [][2][]byte, local cgiLocal) (req cgiReque
 			req = cgiRequest{status: 500, length: noBody}
 		}
 	}()
-	defer afterEnviron(r)
+	defer afterEnviron.run(r)
 	var method, scriptName, pathInfo, query, contentLength, serverName, serverPort, protocol, host []byte
 	var requestURI []byte
 	var haveMethod, havePath, haveProtocol, haveRawURI, https bool

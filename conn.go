@@ -398,7 +398,7 @@ func (c *conn) begin(n int) (*request, bool) {
 	r.isHead = string(hreq.Method) == "HEAD"
 
 	status := c.environ(r)
-	afterEnviron(r)
+	afterEnviron.run(r)
 	c.r += n // the head stays intact until the environ is built
 	if status == 400 {
 		c.closing = true

@@ -3,10 +3,23 @@ package gowsgi
 // #include "gowsgi.h"
 import "C"
 
+import "sync/atomic"
+
 // Helpers every front end uses to fill the environ the same way.
 
-// afterEnviron lets tests break a front end as it reads a request.
-var afterEnviron = func(*request) {}
+// testHook is a function tests may set to break a request at one point.
+type testHook struct {
+	f atomic.Pointer[func(*request)]
+}
+
+func (h *testHook) run(r *request) {
+	if f := h.f.Load(); f != nil {
+		(*f)(r)
+	}
+}
+
+// afterEnviron breaks a front end as it reads a request.
+var afterEnviron testHook
 
 // setPath sets SCRIPT_NAME and PATH_INFO from the percent-decoded path. It
 // reports false when the path lies outside the mount prefix.

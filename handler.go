@@ -73,7 +73,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 // or the status to answer instead: 404 for a path outside the mount
 // prefix, 400 for scheme headers that disagree.
 func (r *request) environFromHTTP(hr *http.Request) int {
-	defer afterEnviron(r)
+	defer afterEnviron.run(r)
 	setVar(r, C.GW_K_REQUEST_METHOD, hr.Method)
 	if !setPath(r, hr.URL.Path) {
 		return http.StatusNotFound

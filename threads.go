@@ -435,12 +435,12 @@ func (t *pythonThread) serve(r *request, start int64) {
 	if n := p.served.Add(1); n == p.maxRequests && p.recycle != nil {
 		p.recycle(fmt.Sprintf("served %d requests (max requests)", n))
 	}
-	beforeFinish(r)
+	beforeFinish.run(r)
 	r.finish()
 }
 
-// beforeFinish lets tests break a response as it is sent.
-var beforeFinish = func(*request) {}
+// beforeFinish breaks a response as it is sent.
+var beforeFinish testHook
 
 // finished gives r back to its front end. A panic there (the next
 // request's head, say) closes the connection, whatever its state.

@@ -278,14 +278,14 @@ func TestPanicSendingAResponse(t *testing.T) {
 	})
 }
 
-func testPanics(t *testing.T, tg *target, hook *func(*request)) {
-	saved := *hook
-	*hook = func(r *request) {
+func testPanics(t *testing.T, tg *target, hook *testHook) {
+	f := func(r *request) {
 		if r.app == tg.app && strings.Contains(r.describe(), "panic") {
 			panic("a deliberate panic")
 		}
 	}
-	t.Cleanup(func() { *hook = saved })
+	hook.f.Store(&f)
+	t.Cleanup(func() { hook.f.Store(nil) })
 	resp, err := tg.client.Get(tg.url + "/?panic")
 	// Behind wsgiref.validate the response is an iterator, which goes out
 	// as the application produces it: sent before the panic, it stands.

@@ -15,10 +15,11 @@ db.execute("create table hits (ident integer)")
 # Made by a server hook (post_fork, in testdata/sqlite_hooks.py), as
 # gunicorn users open connections per worker.
 hook_db = None
+init_db = None  # ... by post_worker_init
 
 
 def app(environ, start_response):
-    conn = hook_db if environ["PATH_INFO"] == "/hook" else db
+    conn = {"/hook": hook_db, "/init": init_db}.get(environ["PATH_INFO"], db)
     try:
         conn.execute("insert into hits values (?)", (threading.get_ident(),))
         rows = conn.execute("select count(*) from hits").fetchone()[0]

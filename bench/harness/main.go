@@ -37,13 +37,16 @@ type config struct {
 	// server (0: none).
 	moreThreads int
 	venv        string // the virtualenv of bench/requirements.txt
-	serverCPU   string
-	clientCPU   string
-	out         string
-	extras      bool
-	fileSize    int64
-	commandRun  string
-	twoApps     []string // applications of the 2-worker run
+	// baseline is an earlier gowsgi binary run beside the current one
+	// ("": none), baselineName what it was built from.
+	baseline, baselineName string
+	serverCPU              string
+	clientCPU              string
+	out                    string
+	extras                 bool
+	fileSize               int64
+	commandRun             string
+	twoApps                []string // applications of the 2-worker run
 }
 
 // phase is one way of running the servers: the pinned 1-worker runs the
@@ -107,6 +110,8 @@ func main() {
 	flag.IntVar(&cfg.threads, "threads", 1, "Python threads of the servers that have threads (sleep always uses 64)")
 	flag.IntVar(&cfg.moreThreads, "more-threads", 8, "also run every server with this many Python threads, at the lowest and highest connection counts (0: not)")
 	flag.StringVar(&cfg.venv, "venv", "bin/venv-bench", "virtualenv of bench/requirements.txt: the other servers and the Flask of json, for every server")
+	flag.StringVar(&cfg.baseline, "baseline", "", "an earlier gowsgi binary to run beside the current one, as "+beforeName+" (make bench BASELINE=commit builds one)")
+	flag.StringVar(&cfg.baselineName, "baseline-name", "", "what the earlier binary was built from (a commit), for the report")
 	flag.StringVar(&cfg.serverCPU, "server-cpu", "0", "CPU the server is pinned to (empty: not pinned)")
 	flag.StringVar(&cfg.clientCPU, "client-cpu", "1", "CPU wrk is pinned to (empty: not pinned)")
 	flag.StringVar(&cfg.out, "out", "", "write the Markdown report here (else only stdout)")
@@ -253,9 +258,9 @@ func threadsSuffix(n int) string { return fmt.Sprintf(" (%d threads)", n) }
 
 func selectedServers(cfg config) []server {
 	var out []server
-	for _, s := range servers(cfg.root, cfg.venv) {
+	for _, s := range servers(cfg.root, cfg.venv, cfg.baseline) {
 		for _, name := range cfg.servers {
-			if s.name == name {
+			if s.name == name || s.name == beforeName && name == "gowsgi" {
 				out = append(out, s)
 			}
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -169,7 +170,7 @@ func TestUWSGIAndLatencyTargets(t *testing.T) {
 func TestServerCommands(t *testing.T) {
 	cfg := peerReport(nil, nil, nil).cfg
 	byName := map[string]server{}
-	for _, s := range servers(cfg.root, cfg.venv) {
+	for _, s := range servers(cfg.root, cfg.venv, cfg.baseline) {
 		byName[s.name] = s
 		if s.name != "go-net/http" && s.notPeer {
 			t.Errorf("%s is not counted as a peer", s.name)
@@ -242,5 +243,46 @@ func TestPeersMarkdown(t *testing.T) {
 	// sleep has no run with 8 threads of its own.
 	if _, rest, _ := strings.Cut(md, "## Results with 8 Python threads"); strings.Contains(rest, "### sleep") {
 		t.Error("sleep is in the run with 8 threads")
+	}
+}
+
+// An earlier build run beside gowsgi is compared with it, run by run, and
+// never counted as a peer.
+func TestBaseline(t *testing.T) {
+	rep := peerReport([]string{"hello"}, map[key]result{
+		{"hello", "gowsgi", 1}:                {rps: 12000},
+		{"hello", beforeName, 1}:              {rps: 10000},
+		{"hello", "gowsgi", 64}:               {rps: 90000, p99: 2 * time.Millisecond},
+		{"hello", beforeName, 64}:             {rps: 100000, p99: 8 * time.Millisecond},
+		{"hello", "bjoern", 64}:               {rps: 80000},
+		{"hello", beforeName + eight, 64}:     {rps: 200000},
+		{"hello", "gowsgi" + eight, 64}:       {rps: 100000},
+		{"hello", "gowsgi" + eight, 1}:        {rps: 1},
+		{"hello", beforeName + eight, 1}:      {rps: 1},
+		{"hello", "uwsgi-http11" + eight, 64}: {rps: 1},
+		{"hello", "uwsgi-http11", 64}:         {rps: 1},
+		{"hello", "uwsgi-http11", 1}:          {rps: 1},
+		{"hello", "uwsgi-http11" + eight, 1}:  {rps: 1},
+	}, nil)
+	rep.cfg.baseline, rep.cfg.baselineName = "/repo/bin/gowsgi-before", "b3fe31f"
+	if c := rep.comparePeers("hello", "", 64); c.best != "bjoern" {
+		t.Errorf("best peer %s, want bjoern: the earlier build is no peer", c.best)
+	}
+	var b strings.Builder
+	rep.beforeMarkdown(func(f string, a ...any) { b.WriteString(fmt.Sprintf(f, a...)) })
+	md := b.String()
+	for _, want := range []string{"built from b3fe31f", "| hello | 1.20× (12000 vs 10000;", "0.90× (90000 vs 100000; p99 2ms vs 8ms)", "0.50× (100000 vs 200000;"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("no %q in\n%s", want, md)
+		}
+	}
+	found := false
+	for _, s := range servers(rep.cfg.root, rep.cfg.venv, rep.cfg.baseline) {
+		if s.name == beforeName {
+			found = strings.Contains(strings.Join(s.command("hello", 1, 1, 1), " "), "/repo/bin/gowsgi-before -b")
+		}
+	}
+	if !found {
+		t.Errorf("no %s server running the earlier binary", beforeName)
 	}
 }

@@ -174,6 +174,7 @@ func (rep *report) markdown() string {
 		w("| %s | %s | %s | %s |\n", t.name, strings.ReplaceAll(t.measured, "|", "/"), t.goal, met)
 	}
 	rep.peersMarkdown(w)
+	rep.beforeMarkdown(w)
 	if len(rep.extras) > 0 {
 		w("\n## Slow clients and memory\n\n")
 		for _, e := range rep.extras {
@@ -363,5 +364,42 @@ func (rep *report) twoWorkersMarkdown(w func(string, ...any)) {
 			w("| %s | %s | %.0f | %s | %v | %v | %d | %.1f / %.1f MiB | %.0f%% / %.0f%% |\n", a.name, s.name, med.rps, ratio,
 				round(med.p50), round(med.p99), med.errors, float64(med.rss)/(1<<20), float64(med.pss)/(1<<20), 100*med.cpu, 100*med.wrkCPU)
 		}
+	}
+}
+
+// beforeMarkdown compares gowsgi with the earlier build run beside it, if
+// any: what the change since costs or gains, application by application.
+func (rep *report) beforeMarkdown(w func(string, ...any)) {
+	cfg := rep.cfg
+	if cfg.baseline == "" {
+		return
+	}
+	runs := rep.peerRuns()
+	w("\n## gowsgi against its earlier build\n\n")
+	w("gowsgi's rate over that of %s (built from %s), run beside it in the same runs; above 1.0× the change made it faster.\n\n| application |",
+		beforeName, dash(cfg.baselineName))
+	for _, r := range runs {
+		w(" %s |", r.title)
+	}
+	w("\n|---|")
+	for range runs {
+		w("---|")
+	}
+	w("\n")
+	for _, a := range selectedApps(cfg) {
+		w("| %s |", a.name)
+		for _, r := range runs {
+			now, ok1 := rep.median(a.name, "gowsgi"+r.suffix, r.conns)
+			before, ok2 := rep.median(a.name, beforeName+r.suffix, r.conns)
+			switch {
+			case !a.inRun(r.suffix) || !ok1 || !ok2:
+				w(" – |")
+			case before.rps == 0:
+				w(" %.0f req/s vs 0 |", now.rps)
+			default:
+				w(" %.2f× (%.0f vs %.0f; p99 %v vs %v) |", now.rps/before.rps, now.rps, before.rps, round(now.p99), round(before.p99))
+			}
+		}
+		w("\n")
 	}
 }

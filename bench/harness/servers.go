@@ -61,7 +61,7 @@ const singleThreaded = "single-threaded"
 
 // servers are the servers of the benchmark; venv is the virtualenv of
 // bench/requirements.txt, whose Flask every server's json uses.
-func servers(root, venv string) []server {
+func servers(root, venv, baseline string) []server {
 	apps := filepath.Join(root, "bench", "apps")
 	venvPython := filepath.Join(venv, "bin", "python")
 	// serve_peer.py starts the servers that have no command of their own.
@@ -70,13 +70,16 @@ func servers(root, venv string) []server {
 			return []string{venvPython, filepath.Join(apps, "serve_peer.py"), name, "bench_apps:" + app, strconv.Itoa(port), strconv.Itoa(threads)}
 		}
 	}
-	return []server{
+	gowsgi := func(binary string) func(app string, port, threads, workers int) []string {
+		return func(app string, port, threads, workers int) []string {
+			return []string{binary, "-b", addr(port), "-w", strconv.Itoa(workers), "--threads", strconv.Itoa(threads),
+				"--virtualenv", venv, "--pythonpath", apps, "--log-level", "warning", "bench_apps:" + app}
+		}
+	}
+	list := []server{
 		{
-			name: "gowsgi",
-			command: func(app string, port, threads, workers int) []string {
-				return []string{filepath.Join(root, "bin", "gowsgi"), "-b", addr(port), "-w", strconv.Itoa(workers), "--threads", strconv.Itoa(threads),
-					"--virtualenv", venv, "--pythonpath", apps, "--log-level", "warning", "bench_apps:" + app}
-			},
+			name:    "gowsgi",
+			command: gowsgi(filepath.Join(root, "bin", "gowsgi")),
 		},
 		{
 			name: "uwsgi-http11",
@@ -151,7 +154,16 @@ func servers(root, venv string) []server {
 			notPeer:   true,
 		},
 	}
+	if baseline != "" {
+		// An earlier build of gowsgi (make bench BASELINE=commit), to
+		// show what a change costs or gains: not a peer.
+		list = append(list, server{name: beforeName, command: gowsgi(baseline), notPeer: true})
+	}
+	return list
 }
+
+// beforeName is the earlier build's name in the tables.
+const beforeName = "gowsgi-before"
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 

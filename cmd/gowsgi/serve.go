@@ -365,6 +365,7 @@ func runWorker(s *settings, p processSettings, w *master.Worker, l *logs) int {
 		}
 		runtime.GOMAXPROCS(procs)
 	}
+	l.log.Debug("Go processors of the worker", "GOMAXPROCS", runtime.GOMAXPROCS(0))
 	path, err := setUpProcess(s)
 	if err != nil {
 		return bootFailed(err)

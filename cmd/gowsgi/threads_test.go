@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,11 +54,12 @@ func getConcurrently(t *testing.T, url string, n, clients int) map[uint64]int {
 // A module-level sqlite3 connection works under the default flags, as
 // under gunicorn's sync worker: the application is imported and every
 // request served on one Python thread. So does one that a post_fork hook
-// of a gunicorn configuration opens: hooks run on that thread too.
+// or post_worker_init hook of a gunicorn configuration opens: hooks run on
+// that thread too.
 func TestModuleLevelSQLite(t *testing.T) {
 	s := testutil.Start(t, testutil.Options{}, "-w", "2", "-c", "sqlite_hooks.py", "--pythonpath", ".", "sqlite_app:app")
 	s.WaitWorkers(2, 30*time.Second)
-	for _, path := range []string{"/", "/hook"} {
+	for _, path := range []string{"/", "/hook", "/init"} {
 		idents := getConcurrently(t, s.URL+path, 200, 8)
 		total := 0
 		for _, n := range idents {
@@ -70,5 +72,18 @@ func TestModuleLevelSQLite(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("server log:\n%s", s.Log)
+	}
+}
+
+// With several Python threads a worker gets a second Go processor even
+// on one core (docs/deployment.md, How many workers and threads).
+func TestProcessorsForThreads(t *testing.T) {
+	for _, c := range []struct{ threads, want string }{{"1", "GOMAXPROCS=1"}, {"4", "GOMAXPROCS=2"}} {
+		// On one CPU, as the benchmark runs it.
+		s := testutil.Start(t, testutil.Options{Program: "taskset", NoBind: true}, "-c", "0", testutil.Binary(t),
+			"-b", "127.0.0.1:0", "--log-level", "debug", "--threads", c.threads, "--pythonpath", ".", "sqlite_app:app")
+		if !s.WaitLog("Go processors of the worker", 30*time.Second) || !strings.Contains(s.Log.String(), c.want) {
+			t.Errorf("--threads %s on one CPU: want %s in\n%s", c.threads, c.want, s.Log)
+		}
 	}
 }
