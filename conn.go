@@ -208,9 +208,12 @@ func (c *conn) closeIfIdle() {
 	if c.state.Load() != connIdle || c.closingIdle.Load() {
 		return
 	}
-	if c.fresh.Load() && !c.graced {
-		c.graced = true
-		c.deadline.Store(monotonic() + int64(freshGrace))
+	if c.fresh.Load() {
+		// The loop's deadline sweep closes it if no request comes.
+		if !c.graced {
+			c.graced = true
+			c.deadline.Store(monotonic() + int64(freshGrace))
+		}
 		return
 	}
 	c.closingIdle.Store(true)

@@ -46,6 +46,11 @@ type engineListener struct {
 	fd   int
 	done chan error // Serve's result
 	once sync.Once
+
+	// Accepting and dropping take turns: a connection accepted is
+	// tracked by the Server before its Shutdown counts the connections.
+	mu      sync.Mutex
+	dropped bool
 }
 
 // sweepEvery is how often the loop looks for connections past their
@@ -193,6 +198,9 @@ func (l *loop) serve(srv *Server, ln net.Listener) error {
 
 // dropListener takes a listening socket out of the loop; Serve returns err.
 func (l *loop) dropListener(el *engineListener, err error) {
+	el.mu.Lock()
+	el.dropped = true
+	el.mu.Unlock()
 	el.once.Do(func() {
 		l.mu.Lock()
 		if l.listeners[int32(el.fd)] == el {
@@ -224,6 +232,11 @@ func (l *loop) stopServing(srv *Server) {
 
 // accept takes the connections waiting on a listening socket.
 func (l *loop) accept(el *engineListener) {
+	el.mu.Lock()
+	defer el.mu.Unlock()
+	if el.dropped {
+		return
+	}
 	for i := 0; i < 64; i++ {
 		var fd int
 		var sa unix.Sockaddr
@@ -234,7 +247,9 @@ func (l *loop) accept(el *engineListener) {
 			fd, sa, aerr = unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		})
 		if err != nil {
+			el.mu.Unlock()
 			l.dropListener(el, ErrServerClosed) // closed by Shutdown
+			el.mu.Lock()
 			return
 		}
 		switch aerr {
