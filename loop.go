@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,10 +28,14 @@ import (
 // waiting for its client), or whoever works on it (busy: the harvester
 // reading its request, the queue, the Python thread running it).
 type loop struct {
-	pool   *pool
-	epfd   int
-	wakefd int // an eventfd: written to end a wait (pool.kick)
-	events []unix.EpollEvent
+	pool     *pool
+	epfd     int
+	wakefd   int // an eventfd: written to end a wait (pool.kick)
+	events   []unix.EpollEvent
+	file     *os.File        // the epoll in Go's poller (waitInGo)
+	rc       syscall.RawConn // ... to wait on
+	pollOnce func(uintptr) bool
+	polled   int
 
 	mu        sync.Mutex
 	conns     map[int32]*conn
@@ -73,6 +78,20 @@ func newLoop(p *pool) (*loop, error) {
 		l.close()
 		return nil, err
 	}
+	// The epoll as a file of Go's poller, for waitInGo: a duplicate, made
+	// non-blocking so that the poller takes it (epoll_wait ignores the flag).
+	dup, err := unix.FcntlInt(uintptr(epfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		l.close()
+		return nil, os.NewSyscallError("dup", err)
+	}
+	unix.SetNonblock(dup, true)
+	l.file = os.NewFile(uintptr(dup), "gowsgi-loop")
+	l.pollOnce = l.pollNow
+	if l.rc, err = l.file.SyscallConn(); err != nil {
+		l.close()
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -85,6 +104,9 @@ func (l *loop) ctl(op, fd int, events uint32) error {
 }
 
 func (l *loop) close() {
+	if l.file != nil {
+		l.file.Close()
+	}
 	unix.Close(l.epfd)
 	unix.Close(l.wakefd)
 }
@@ -97,17 +119,66 @@ func (l *loop) wake() { unix.Write(l.wakefd, eventfdOne) }
 // harvest waits for events (up to the next deadline sweep, if wait; else
 // not at all), and serves them: new connections are accepted, readable
 // ones read, and the requests that are complete go to the queue. It
-// reports whether anything happened.
-func (l *loop) harvest(wait bool) bool {
+// reports whether anything happened. While it waits, waiting is true (a
+// request queued meanwhile must wake it). inKernel: it waits in
+// epoll_wait on the calling thread, holding its Go processor, which costs
+// no switch of thread when an event comes; else it waits in Go's
+// scheduler, leaving the processor to the process's other goroutines.
+func (l *loop) harvest(wait, inKernel bool, waiting *atomic.Bool) bool {
 	timeout := 0
 	now := monotonic()
 	if wait {
 		timeout = l.untilSweep(now)
 	}
+	waiting.Store(true)
+	var n int
+	if inKernel || timeout == 0 {
+		n = l.poll(timeout)
+	} else {
+		n = l.waitInGo(timeout)
+	}
+	waiting.Store(false)
+	l.serveEvents(n)
+	if n > 0 || wait {
+		now = monotonic()
+	}
+	if now >= l.nextSweep {
+		l.sweep(now)
+	}
+	return n > 0
+}
+
+// poll is epoll_wait on the calling thread.
+func (l *loop) poll(timeout int) int {
 	n, err := unix.EpollWait(l.epfd, l.events, timeout)
 	if err != nil {
-		n = 0 // EINTR
+		return 0 // EINTR
 	}
+	return n
+}
+
+// waitInGo waits for events through Go's network poller, which watches
+// the loop's epoll (a duplicate of it), up to timeout ms (-1: no limit).
+func (l *loop) waitInGo(timeout int) int {
+	if timeout >= 0 {
+		l.file.SetReadDeadline(time.Now().Add(time.Duration(timeout) * time.Millisecond))
+	} else {
+		l.file.SetReadDeadline(time.Time{})
+	}
+	l.polled = 0
+	l.rc.Read(l.pollOnce)
+	return l.polled
+}
+
+// pollNow is waitInGo's look at the epoll (l.pollOnce holds it as a func
+// value made once: no closure allocated per wait).
+func (l *loop) pollNow(uintptr) bool {
+	l.polled = l.poll(0)
+	return l.polled > 0
+}
+
+// serveEvents serves the n events harvested.
+func (l *loop) serveEvents(n int) {
 	for i := 0; i < n; i++ {
 		ev := &l.events[i]
 		if int(ev.Fd) == l.wakefd {
@@ -125,13 +196,6 @@ func (l *loop) harvest(wait bool) bool {
 			l.accept(ln)
 		}
 	}
-	if n > 0 || wait {
-		now = monotonic()
-	}
-	if now >= l.nextSweep {
-		l.sweep(now)
-	}
-	return n > 0
 }
 
 // untilSweep is how long a wait may last, in milliseconds: until the next

@@ -106,6 +106,15 @@ type Options struct {
 	// (unlinked files); "" means os.TempDir().
 	TempDir string
 
+	// Dedicated says the process serves this App and little else (the
+	// gowsgi command's workers): its Python threads then wait for the
+	// network in the kernel, holding a Go processor, which costs no
+	// switch of OS thread when a request comes. Otherwise they do so
+	// only when the program has several processors (GOMAXPROCS), and
+	// with one wait in Go's scheduler, leaving it to the program's other
+	// goroutines.
+	Dedicated bool
+
 	// Python starts the interpreter, if no App started it yet.
 	Python PythonConfig
 }

@@ -79,6 +79,7 @@ type pool struct {
 	watching     atomic.Bool   // the backstop is awake: no need to arm it
 	saturated    atomic.Bool   // the backstop saw the process use its processor (see rescue)
 	queueSize    int
+	dedicated    bool          // Options.Dedicated
 	queueTimeout time.Duration // negative: no limit
 
 	served      atomic.Int64 // requests that ran the application
@@ -122,6 +123,7 @@ func newPool(a *App) (*pool, error) {
 	p := &pool{
 		app:          a,
 		queueSize:    opts.QueueSize,
+		dedicated:    opts.Dedicated,
 		queueTimeout: opts.QueueTimeout,
 		maxRequests:  opts.MaxRequests,
 		recycle:      opts.Recycle,
@@ -364,12 +366,14 @@ func (p *pool) harvest() { p.waitInLoop(false) }
 // waitInLoop harvests the loop, waiting for something to happen if there
 // is nothing queued (or always, if always).
 func (p *pool) waitInLoop(always bool) {
-	p.waiting.Store(true)
 	wait := always || p.queued.Load() == 0
-	p.loop.harvest(wait)
-	p.waiting.Store(false)
+	p.loop.harvest(wait, p.waitInKernel(), &p.waiting)
 	p.kicked.Store(false)
 }
+
+// waitInKernel says whether waits in the loop may hold a Go processor
+// (see Options.Dedicated).
+func (p *pool) waitInKernel() bool { return p.dedicated || runtime.GOMAXPROCS(0) > 1 }
 
 // loop serves requests until the pool closes.
 func (t *pythonThread) loop() {

@@ -406,6 +406,7 @@ func runWorker(s *settings, p processSettings, w *master.Worker, l *logs) int {
 	opts := gowsgi.Options{
 		App:                 p.App,
 		Threads:             s.threads,
+		Dedicated:           true,
 		QueueSize:           s.queueSize,
 		QueueTimeout:        queueTimeout(s.queueTimeout),
 		ScriptName:          s.scriptName,
