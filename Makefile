@@ -52,7 +52,7 @@ endif
 # points there, so the dynamic loader does not take the system's libpython
 # of the same name instead.
 PYTHON_LIBDIR := $(shell pkg-config --variable=libdir $(PYTHON_PC) 2>/dev/null)
-LDFLAGS_PYTHON := -X github.com/gowsgi/gowsgi.pythonLibDir=$(PYTHON_LIBDIR)
+LDFLAGS_PYTHON := -X github.com/gowsgi/gowsgi/internal/core.pythonLibDir=$(PYTHON_LIBDIR)
 ifeq ($(filter /usr/lib% /lib% /usr/local/lib%,$(PYTHON_LIBDIR)),)
 LDFLAGS_PYTHON += -r $(PYTHON_LIBDIR)
 endif

@@ -1,46 +1,19 @@
 package gowsgi
 
-// #include <stdlib.h>
-// #include "gowsgi.h"
-import "C"
-
 import (
-	_ "embed"
 	"errors"
-	"fmt"
-	"log/slog"
-	"runtime"
-	"runtime/cgo"
-	"sync"
-	"sync/atomic"
-	"unsafe"
+	"net/http"
+
+	"github.com/gowsgi/gowsgi/internal/core"
+	"github.com/gowsgi/gowsgi/internal/nethttp"
 )
-
-//go:embed loader.py
-var loaderSource string
-
-//go:embed validate.py
-var validateSource string
-
-//go:embed debugpage.py
-var debugPageSource string
 
 // App is a WSGI application loaded into the embedded interpreter, with its
 // pool of Python threads. It is an http.Handler; Server serves it over
 // plain HTTP/1.1 with less overhead.
 type App struct {
-	opts   Options
-	c      *C.gw_app
-	handle cgo.Handle
-	pool   *pool
-	log    *slog.Logger
-	access *accessLogger
-	proxy  *proxyTrust
-
-	errorsMu sync.Mutex    // serializes wsgi.errors writes
-	free     chan *request // requests kept for reuse
-	closed   atomic.Bool
-	stopped  chan struct{} // the threads are gone and the application released
+	core *core.App
+	opts Options
 }
 
 // LoadError is returned by New when the application cannot be imported or
@@ -50,151 +23,36 @@ type LoadError struct {
 	Traceback string
 }
 
-func (e *LoadError) Error() string {
-	return fmt.Sprintf("gowsgi: cannot load application %q:\n%s", e.Spec, e.Traceback)
-}
+func (e *LoadError) Error() string { return (*core.LoadError)(e).Error() }
 
 // New imports the application named by opts.App (starting Python first, if
 // needed) and starts its Python threads.
 func New(opts Options) (*App, error) {
-	opts.setDefaults()
-	if opts.App == "" {
-		return nil, errors.New("gowsgi: no application given (Options.App, e.g. \"myproject.wsgi:application\")")
-	}
-	if err := StartPython(opts.Python); err != nil {
-		return nil, err
-	}
-	access, err := newAccessLogger(opts.AccessLog, opts.AccessLogFormat)
+	copts := opts.core()
+	c, err := core.New(copts)
 	if err != nil {
-		return nil, err
-	}
-	proxy, err := newProxyTrust(&opts)
-	if err != nil {
-		return nil, err
-	}
-	a := &App{opts: opts, log: opts.Logger, access: access, proxy: proxy, free: make(chan *request, opts.Threads+64)}
-	a.handle = cgo.NewHandle(a)
-
-	spec, loader, software := C.CString(opts.App), C.CString(loaderSource), C.CString("gowsgi/"+Version)
-	defer C.free(unsafe.Pointer(spec))
-	defer C.free(unsafe.Pointer(loader))
-	defer C.free(unsafe.Pointer(software))
-	var validate *C.char
-	if opts.Validate {
-		validate = C.CString(validateSource)
-		defer C.free(unsafe.Pointer(validate))
-	}
-	cfg := C.gw_app_config{
-		handle:          C.uintptr_t(a.handle),
-		multithread:     cbool(opts.Threads > 1),
-		multiprocess:    cbool(opts.Multiprocess),
-		run_once:        cbool(opts.RunOnce),
-		server_software: software,
-		validate_source: validate,
-	}
-	if opts.Debug {
-		a.log.Warn("Debug mode (--debug) shows tracebacks to every client: never use it in production")
-		cfg.debug_source = C.CString(debugPageSource)
-		defer C.free(unsafe.Pointer(cfg.debug_source))
-	}
-	if a.pool, err = newPool(a); err != nil {
-		a.handle.Delete()
-		return nil, err
-	}
-	a.stopped = make(chan struct{})
-	var cerr *C.char
-	loaded := make(chan struct{})
-	// The first thread imports the application, serves, and at the end
-	// releases it, once the other threads are gone.
-	first := func() {
-		a.c = C.gw_app_load(spec, loader, &cfg, &cerr)
-		close(loaded)
-		if a.c == nil {
-			return
+		var le *core.LoadError
+		if errors.As(err, &le) {
+			return nil, (*LoadError)(le)
 		}
-		a.pool.threads[0].loop()
-		a.pool.exited.Wait()
-		C.gw_app_free(a.c)
-		a.pool.release()
-		close(a.stopped)
+		return nil, err
 	}
-	if !lendPythonMain(first, a.pool) {
-		go func() {
-			runtime.LockOSThread() // for good: the OS thread ends with it
-			C.gw_thread_attach()
-			first()
-			C.gw_thread_detach()
-		}()
-	}
-	<-loaded
-	if a.c == nil {
-		a.pool.release()
-		a.handle.Delete()
-		return nil, &LoadError{Spec: opts.App, Traceback: takeCString(cerr)}
-	}
-	a.pool.start()
-	if opts.Validate {
-		a.log.Info("Validating " + opts.App + " against PEP 3333: each violation is logged and answered 500")
-	}
-	return a, nil
+	return &App{core: c, opts: opts.withDefaults(c.Options())}, nil
 }
 
 // Close stops the Python threads once their current requests finish and
 // releases the application. Requests still queued get 503. Stop serving
 // (http.Server.Shutdown, Server.Shutdown) before calling it.
-func (a *App) Close() error {
-	if a.closed.Swap(true) {
-		return nil
-	}
-	a.pool.close()
-	<-a.stopped
-	a.handle.Delete()
-	for {
-		select {
-		case r := <-a.free:
-			r.destroy()
-		default:
-			return nil
-		}
-	}
-}
+func (a *App) Close() error { return a.core.Close() }
 
 // Options returns the options the App runs with, defaults filled in.
 func (a *App) Options() Options { return a.opts }
 
 // Served is the number of requests that ran the application so far.
-func (a *App) Served() int64 { return a.pool.served.Load() }
+func (a *App) Served() int64 { return a.core.Served() }
 
-func (a *App) getRequest() *request {
-	var r *request
-	select {
-	case r = <-a.free:
-	default:
-		r = newRequest(a)
-	}
-	r.refs.Store(1)
-	return r
-}
-
-// putRequest is the front end's end of a request. The request is kept for
-// reuse unless an interruption still holds it.
-func (a *App) putRequest(r *request) { a.dropRequest(r) }
-
-func (a *App) dropRequest(r *request) {
-	if r.refs.Add(-1) != 0 {
-		return
-	}
-	r.recycle()
-	select {
-	case a.free <- r:
-	default:
-		r.destroy()
-	}
-}
-
-func cbool(b bool) C.int {
-	if b {
-		return 1
-	}
-	return 0
-}
+// ServeHTTP runs the application for a request that arrived through
+// net/http (HTTP/1.x, HTTP/2, TLS). http.ResponseWriter offers no way to
+// choose a reason phrase, so the status line carries Go's standard one;
+// Server keeps the application's own.
+func (a *App) ServeHTTP(w http.ResponseWriter, hr *http.Request) { nethttp.ServeHTTP(a.core, w, hr) }

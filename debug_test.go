@@ -9,7 +9,7 @@ import (
 // the exception, the application's file and failing line, all escaped.
 // The error log still gets the plain traceback.
 func TestDebugPage(t *testing.T) {
-	eachPlain(t, "boom_markup", Options{Debug: true}, func(t *testing.T, tg *target) {
+	run(t, "boom_markup", Options{Debug: true}, func(t *testing.T, tg *target) {
 		resp, body := tg.get(t, "/")
 		if resp.StatusCode != 500 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 			t.Fatalf("%s %v", resp.Status, resp.Header)
@@ -37,12 +37,12 @@ func TestDebugPage(t *testing.T) {
 				t.Errorf("error log lacks %q:\n%s", want, log)
 			}
 		}
-	})
+	}, plainModes...)
 }
 
 // Without Debug the 500 shows nothing of the error.
 func TestNoDebugPage(t *testing.T) {
-	eachPlain(t, "boom_markup", Options{}, func(t *testing.T, tg *target) {
+	run(t, "boom_markup", Options{}, func(t *testing.T, tg *target) {
 		resp, body := tg.get(t, "/")
 		if resp.StatusCode != 500 || body != "Internal Server Error\n" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
 			t.Errorf("%s %q %v", resp.Status, body, resp.Header)
@@ -50,19 +50,19 @@ func TestNoDebugPage(t *testing.T) {
 		if strings.Contains(tg.log.String(), "Debug mode") {
 			t.Errorf("debug warning without Debug:\n%s", tg.log)
 		}
-	})
+	}, plainModes...)
 }
 
 // The page also covers close() failing before anything was sent; after the
 // head, an error still cuts the response off.
 func TestDebugPageOtherErrors(t *testing.T) {
-	eachPlain(t, "bad_close", Options{Debug: true}, func(t *testing.T, tg *target) {
+	run(t, "bad_close", Options{Debug: true}, func(t *testing.T, tg *target) {
 		resp, body := tg.get(t, "/")
 		if resp.StatusCode != 500 || !strings.Contains(body, "RuntimeError: close failed") {
 			t.Errorf("%s %q", resp.Status, body)
 		}
-	})
-	eachPlain(t, "boom_after", Options{Debug: true}, func(t *testing.T, tg *target) {
+	}, plainModes...)
+	run(t, "boom_after", Options{Debug: true}, func(t *testing.T, tg *target) {
 		resp, err := tg.client.Get(tg.url + "/")
 		if err != nil {
 			t.Fatal(err)
@@ -71,5 +71,5 @@ func TestDebugPageOtherErrors(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/plain" {
 			t.Errorf("%s %v", resp.Status, resp.Header)
 		}
-	})
+	}, plainModes...)
 }

@@ -34,7 +34,7 @@ func getEnviron(t *testing.T, tg *target, method, path string, body string, head
 }
 
 func TestEnviron(t *testing.T) {
-	eachTarget(t, "environ", Options{}, func(t *testing.T, tg *target) {
+	run(t, "environ", Options{}, func(t *testing.T, tg *target) {
 		e := getEnviron(t, tg, "POST", "/a%20b/%FF%2Fc?x=1&y=a%20b+c", "payload",
 			"Content-Type", "text/plain; charset=utf-8",
 			"X-Custom", "one", "X-Custom", "two",
@@ -88,7 +88,7 @@ func TestEnviron(t *testing.T) {
 }
 
 func TestEnvironWithoutBody(t *testing.T) {
-	eachTarget(t, "environ", Options{}, func(t *testing.T, tg *target) {
+	run(t, "environ", Options{}, func(t *testing.T, tg *target) {
 		e := getEnviron(t, tg, "GET", "/", "")
 		for _, k := range []string{"CONTENT_TYPE", "CONTENT_LENGTH"} {
 			if _, ok := e[k]; ok {
@@ -105,7 +105,7 @@ func TestEnvironWithoutBody(t *testing.T) {
 }
 
 func TestEnvironServerName(t *testing.T) {
-	eachTarget(t, "environ", Options{}, func(t *testing.T, tg *target) {
+	run(t, "environ", Options{}, func(t *testing.T, tg *target) {
 		for _, c := range []struct{ host, name, port string }{
 			{"example.com:8080", "example.com", "8080"},
 			{"example.com", "example.com", "80"},
@@ -129,7 +129,7 @@ func TestEnvironServerName(t *testing.T) {
 
 // An HTTP/1.0 request without Host takes the listener's address.
 func TestEnvironHTTP10(t *testing.T) {
-	eachTarget(t, "environ", Options{}, func(t *testing.T, tg *target) {
+	run(t, "environ", Options{}, func(t *testing.T, tg *target) {
 		out := raw(t, tg.addr, "GET /ten HTTP/1.0\r\n\r\n")
 		head, body, _ := strings.Cut(out, "\r\n\r\n")
 		if !strings.HasPrefix(head, "HTTP/1.") || !strings.Contains(head, " 200 ") {
@@ -151,12 +151,12 @@ func TestEnvironHTTP10(t *testing.T) {
 }
 
 func TestEnvironMultithread(t *testing.T) {
-	eachTarget(t, "environ", Options{Threads: 3}, func(t *testing.T, tg *target) {
+	run(t, "environ", Options{Threads: 3}, func(t *testing.T, tg *target) {
 		if e := getEnviron(t, tg, "GET", "/", ""); e["wsgi.multithread"] != true {
 			t.Errorf("wsgi.multithread = %v with 3 threads", e["wsgi.multithread"])
 		}
 	})
-	eachTarget(t, "environ", Options{Multiprocess: true}, func(t *testing.T, tg *target) {
+	run(t, "environ", Options{Multiprocess: true}, func(t *testing.T, tg *target) {
 		if e := getEnviron(t, tg, "GET", "/", ""); e["wsgi.multiprocess"] != true {
 			t.Errorf("wsgi.multiprocess = %v", e["wsgi.multiprocess"])
 		}
@@ -165,7 +165,7 @@ func TestEnvironMultithread(t *testing.T) {
 
 // ScriptName mounts the application under a prefix.
 func TestEnvironScriptName(t *testing.T) {
-	eachTarget(t, "environ", Options{ScriptName: "/legacy/"}, func(t *testing.T, tg *target) {
+	run(t, "environ", Options{ScriptName: "/legacy/"}, func(t *testing.T, tg *target) {
 		for path, want := range map[string]string{"/legacy/a/b?q": "/a/b", "/legacy": "", "/legacy/": "/"} {
 			e := getEnviron(t, tg, "GET", path, "")
 			if e.str("SCRIPT_NAME") != "/legacy" || e.str("PATH_INFO") != want {
@@ -181,7 +181,7 @@ func TestEnvironScriptName(t *testing.T) {
 }
 
 func TestEnvironErrors(t *testing.T) {
-	eachTarget(t, "errors", Options{}, func(t *testing.T, tg *target) {
+	run(t, "errors", Options{}, func(t *testing.T, tg *target) {
 		if resp, body := tg.get(t, "/"); resp.StatusCode != 200 || body != "ok" {
 			t.Fatalf("%s %q", resp.Status, body)
 		}
@@ -203,12 +203,17 @@ func TestEnvironSameOnBothFrontEnds(t *testing.T) {
 		"GET /v6 HTTP/1.1\r\nHost: [::1]:8080\r\nX-Forwarded-For: 1.2.3.4\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n",
 		"GET http://absolute.example:9/abs?x HTTP/1.1\r\nHost: ignored\r\n\r\n",
 		"OPTIONS /opt HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Tab: \tv\t \r\n\r\n",
+		// One rule for a repeated header, Content-Type included.
+		"POST /ct HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\ncontent-type: charset=x\r\nContent-Length: 1\r\n\r\nx",
 	}
 	engine := serve(t, variant{engine: true}, Options{App: "conformance:environ"})
 	nethttp := serve(t, variant{engine: false}, Options{App: "conformance:environ"})
 	volatile := map[string]bool{"REMOTE_PORT": true, "SERVER_PORT": true}
 	for _, req := range requests {
 		a, b := rawEnviron(t, engine.addr, req), rawEnviron(t, nethttp.addr, req)
+		if strings.HasPrefix(req, "POST /ct ") && a.str("CONTENT_TYPE") != "text/plain, charset=x" {
+			t.Errorf("a repeated Content-Type: CONTENT_TYPE %q, want the values joined", a.str("CONTENT_TYPE"))
+		}
 		for k := range union(a, b) {
 			if volatile[k] {
 				continue

@@ -9,7 +9,7 @@ import (
 // An exception before the head: 500, a short body, the traceback in the
 // error log, and the server serves on.
 func TestErrorBeforeHead(t *testing.T) {
-	eachPlain(t, "boom", Options{}, func(t *testing.T, tg *target) {
+	run(t, "boom", Options{}, func(t *testing.T, tg *target) {
 		for i := 0; i < 3; i++ {
 			resp, body := tg.get(t, "/some/path")
 			if resp.StatusCode != 500 || body != "Internal Server Error\n" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
@@ -22,12 +22,12 @@ func TestErrorBeforeHead(t *testing.T) {
 				t.Errorf("error log lacks %q:\n%s", want, log)
 			}
 		}
-	})
+	}, plainModes...)
 }
 
 // An exception after the head: the response is cut off, never completed.
 func TestErrorAfterHead(t *testing.T) {
-	eachPlain(t, "boom_after", Options{}, func(t *testing.T, tg *target) {
+	run(t, "boom_after", Options{}, func(t *testing.T, tg *target) {
 		resp, err := tg.client.Get(tg.url + "/")
 		if err != nil {
 			t.Fatal(err)
@@ -40,13 +40,13 @@ func TestErrorAfterHead(t *testing.T) {
 		if !strings.Contains(tg.log.String(), "ValueError: kaboom after the head") {
 			t.Errorf("no traceback:\n%s", tg.log)
 		}
-	})
+	}, plainModes...)
 }
 
 // close() failing before anything was sent is a 500 like any other error;
 // after the whole body went out, it is only logged.
 func TestErrorInClose(t *testing.T) {
-	eachPlain(t, "bad_close", Options{}, func(t *testing.T, tg *target) {
+	run(t, "bad_close", Options{}, func(t *testing.T, tg *target) {
 		if resp, _ := tg.get(t, "/"); resp.StatusCode != 500 {
 			t.Errorf("nothing sent: %s", resp.Status)
 		}
@@ -56,5 +56,5 @@ func TestErrorInClose(t *testing.T) {
 		if n := strings.Count(tg.log.String(), "RuntimeError: close failed"); n != 2 {
 			t.Errorf("logged %d times, want 2:\n%s", n, tg.log)
 		}
-	})
+	}, plainModes...)
 }

@@ -19,7 +19,7 @@ func TestFileWrapperSendfile(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eachTarget(t, "file", Options{}, func(t *testing.T, tg *target) {
+	run(t, "file", Options{}, func(t *testing.T, tg *target) {
 		reads := serve(t, variant{engine: true}, Options{App: "conformance:reads"})
 		for _, c := range []struct {
 			offset, length int
@@ -47,7 +47,7 @@ func TestFileWrapperSendfile(t *testing.T) {
 		}
 	})
 	// A buffered reader that read ahead: the body starts at its position.
-	eachTarget(t, "file_buffered", Options{}, func(t *testing.T, tg *target) {
+	run(t, "file_buffered", Options{}, func(t *testing.T, tg *target) {
 		if _, body := tg.get(t, "/", "X-File", path); body != string(data[10:]) {
 			t.Errorf("got %d bytes, want %d from offset 10", len(body), len(data)-10)
 		}
@@ -56,7 +56,7 @@ func TestFileWrapperSendfile(t *testing.T) {
 
 // File-likes without a descriptor are read in blocks of the size asked.
 func TestFileWrapperFileLike(t *testing.T) {
-	eachTarget(t, "filelike", Options{}, func(t *testing.T, tg *target) {
+	run(t, "filelike", Options{}, func(t *testing.T, tg *target) {
 		// The reads are recorded in the interpreter the tests share: a tag
 		// of this run's own keeps -count=N runs apart.
 		tag := fmt.Sprintf("%s-%d", tg.name, time.Now().UnixNano())
@@ -85,7 +85,7 @@ func TestFileWrapperFileLike(t *testing.T) {
 // application's error: a 500, and its own TypeError in the log (not one
 // the wrapper made up from the object it should not have returned).
 func TestFileWrapperBadRead(t *testing.T) {
-	eachPlain(t, "filelike_bad", Options{}, func(t *testing.T, tg *target) {
+	run(t, "filelike_bad", Options{}, func(t *testing.T, tg *target) {
 		resp, _ := tg.get(t, "/")
 		if resp.StatusCode != 500 {
 			t.Errorf("%s, want 500", resp.Status)
@@ -94,5 +94,5 @@ func TestFileWrapperBadRead(t *testing.T) {
 		if log := tg.log.String(); !strings.Contains(log, "has no len()") || strings.Contains(log, "must yield bytes") {
 			t.Errorf("the log does not name the read's result as the error:\n%s", log)
 		}
-	})
+	}, plainModes...)
 }

@@ -57,11 +57,18 @@ func FuzzEngine(f *testing.F) {
 		if len(out) > 0 && !strings.HasPrefix(string(out), "HTTP/1.1 ") {
 			t.Fatalf("answer to %q is not HTTP: %q", input, out)
 		}
-		// The server is still up.
+		// The server still serves: a real request gets its answer (a
+		// listening socket alone would accept with the engine stuck).
 		c2, err := net.Dial("tcp", fuzzEngine.addr)
 		if err != nil {
 			t.Fatalf("after %q: %v", input, err)
 		}
-		c2.Close()
+		defer c2.Close()
+		c2.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c2, "POST /?read HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nalive")
+		answer, err := io.ReadAll(c2)
+		if err != nil || !strings.HasPrefix(string(answer), "HTTP/1.1 200 ") || !strings.HasSuffix(strings.TrimSpace(string(answer)), `["alive"]`) {
+			t.Fatalf("after %q the server does not serve: %q, %v", input, answer, err)
+		}
 	})
 }

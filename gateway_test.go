@@ -78,12 +78,6 @@ func serveGateway(t *testing.T, app *App, protocol string) (string, *atomic.Int3
 	return startNginx(t, ln.Addr().String(), nginxLocations[protocol]), &cl.accepted
 }
 
-// eachGateway runs f with the application served by each gateway, plain
-// and behind wsgiref.validate.validator, which must never fire.
-func eachGateway(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, checkWsgiref, gatewaysOnly, f)
-}
-
 // startNginx runs nginx in the foreground, in its own temporary prefix,
 // with one server on a free port of 127.0.0.1 holding location, and
 // returns its address. The upstream "gowsgi" is upstream, with kept
@@ -172,7 +166,7 @@ func freeAddr(t *testing.T) string {
 // others, run through the gateways too) do not look at: nginx's own
 // variables pass through.
 func TestGatewayEnviron(t *testing.T) {
-	eachGateway(t, "environ", Options{}, func(t *testing.T, tg *target) {
+	run(t, "environ", Options{}, func(t *testing.T, tg *target) {
 		e := getEnviron(t, tg, "GET", "/a%20b?x=1", "")
 		if e.str("REQUEST_SCHEME") != "http" || e.str("REQUEST_URI") != "/a%20b?x=1" {
 			t.Errorf("REQUEST_SCHEME %q, REQUEST_URI %q", e.str("REQUEST_SCHEME"), e.str("REQUEST_URI"))
@@ -180,14 +174,14 @@ func TestGatewayEnviron(t *testing.T) {
 		if e.str("DOCUMENT_ROOT") == "" || e.str("REMOTE_PORT") == "" {
 			t.Errorf("DOCUMENT_ROOT %q, REMOTE_PORT %q: nginx's variables must pass through", e.str("DOCUMENT_ROOT"), e.str("REMOTE_PORT"))
 		}
-	})
+	}, gatewayModes...)
 }
 
 func TestGatewayLargeBody(t *testing.T) {
 	body := make([]byte, 9<<20+123)
 	rand.Read(body)
 	sum := sha256.Sum256(body)
-	eachGateway(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
+	run(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
 		resp, text := tg.do(t, "POST", "/", bytes.NewReader(body), "Content-Type", "application/octet-stream")
 		var got struct {
 			Length        int    `json:"length"`
@@ -200,11 +194,11 @@ func TestGatewayLargeBody(t *testing.T) {
 		if got.Length != len(body) || got.SHA256 != hex.EncodeToString(sum[:]) || got.ContentLength != fmt.Sprint(len(body)) {
 			t.Errorf("the application read %d bytes (CONTENT_LENGTH %s), sha256 %s; sent %d", got.Length, got.ContentLength, got.SHA256, len(body))
 		}
-	})
+	}, gatewayModes...)
 }
 
 func TestGatewayStream(t *testing.T) {
-	eachGateway(t, "stream", Options{}, func(t *testing.T, tg *target) {
+	run(t, "stream", Options{}, func(t *testing.T, tg *target) {
 		resp, body := tg.get(t, "/?40")
 		var want strings.Builder
 		for i := 0; i < 40; i++ {
@@ -213,18 +207,18 @@ func TestGatewayStream(t *testing.T) {
 		if resp.StatusCode != 200 || body != want.String() {
 			t.Errorf("%s, %d bytes; want 200 and %d bytes", resp.Status, len(body), want.Len())
 		}
-	})
-	eachGateway(t, "big_stream", Options{}, func(t *testing.T, tg *target) {
+	}, gatewayModes...)
+	run(t, "big_stream", Options{}, func(t *testing.T, tg *target) {
 		if resp, body := tg.get(t, "/?3"); resp.StatusCode != 200 || len(body) != 3<<20 {
 			t.Errorf("%s, %d bytes; want 3 MiB", resp.Status, len(body))
 		}
-	})
+	}, gatewayModes...)
 }
 
 // TestGatewayStreamChunkByChunk: a generator's chunk reaches the client
 // through nginx while the application still runs.
 func TestGatewayStreamChunkByChunk(t *testing.T) {
-	eachGateway(t, "stream_gated", Options{Threads: 2}, func(t *testing.T, tg *target) {
+	run(t, "stream_gated", Options{Threads: 2}, func(t *testing.T, tg *target) {
 		resp, err := tg.client.Get(tg.url + "/stream")
 		if err != nil {
 			t.Fatal(err)
@@ -242,13 +236,13 @@ func TestGatewayStreamChunkByChunk(t *testing.T) {
 		if second, _ := br.ReadString('\n'); second != "second\n" {
 			t.Errorf("second chunk: %q", second)
 		}
-	})
+	}, gatewayModes...)
 }
 
 // TestGatewayKeepAlive: nginx keeps its FastCGI connection (fastcgi_keep_conn)
 // for request after request; uwsgi has one connection per request.
 func TestGatewayKeepAlive(t *testing.T) {
-	eachGateway(t, "environ", Options{}, func(t *testing.T, tg *target) {
+	run(t, "environ", Options{}, func(t *testing.T, tg *target) {
 		for i := 0; i < 5; i++ {
 			e := getEnviron(t, tg, "POST", fmt.Sprintf("/r%d", i), fmt.Sprintf("body %d", i))
 			if e.str("PATH_INFO") != fmt.Sprintf("/r%d", i) || e.str("body") != fmt.Sprintf("body %d", i) {
@@ -262,5 +256,5 @@ func TestGatewayKeepAlive(t *testing.T) {
 		if tg.protocol == "uwsgi" && n != 5 {
 			t.Errorf("nginx opened %d uwsgi connections for 5 requests, want 5", n)
 		}
-	})
+	}, gatewayModes...)
 }

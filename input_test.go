@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gowsgi/gowsgi/internal/core"
 )
 
 const lines = "first line\nsecond\n\nfourth without newline"
@@ -48,13 +50,13 @@ func TestInputReadMethods(t *testing.T) {
 			}
 		}
 	}
-	eachTarget(t, "input_read", Options{}, func(t *testing.T, tg *target) { check(t, tg, tg.validated) })
+	run(t, "input_read", Options{}, func(t *testing.T, tg *target) { check(t, tg, tg.validated) })
 }
 
 // Bodies beyond what is read ahead stream from the connection.
 func TestInputLargeBodies(t *testing.T) {
-	eachTarget(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
-		for _, size := range []int{1, preloadMax, preloadMax + 1, 3 << 20} {
+	run(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
+		for _, size := range []int{1, core.PreloadMax, core.PreloadMax + 1, 3 << 20} {
 			body := pattern(size)
 			sum := sha256.Sum256(body)
 			var got struct {
@@ -76,8 +78,8 @@ func TestInputLargeBodies(t *testing.T) {
 // Chunked request bodies reach the application whole, with CONTENT_LENGTH:
 // in memory when small, through a temporary file when large.
 func TestInputChunked(t *testing.T) {
-	eachTarget(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
-		for _, size := range []int{0, 10, preloadMax + 5, spoolMemory + 12345} {
+	run(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
+		for _, size := range []int{0, 10, core.PreloadMax + 5, core.SpoolMemory + 12345} {
 			body := pattern(size)
 			sum := sha256.Sum256(body)
 			req, _ := http.NewRequest("POST", tg.url+"/", io.MultiReader(strings.NewReader(string(body))))
@@ -109,7 +111,7 @@ func TestInputChunked(t *testing.T) {
 // HTTP only: pipelining is the client connection's, which behind a gateway
 // is nginx's.
 func TestInputNeverPastBody(t *testing.T) {
-	eachHTTPTarget(t, "input_read", Options{}, func(t *testing.T, tg *target) {
+	run(t, "input_read", Options{}, func(t *testing.T, tg *target) {
 		if !tg.engine {
 			return // net/http does not pipeline; the engine does
 		}
@@ -122,7 +124,7 @@ func TestInputNeverPastBody(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("got %q\nwant %q", got, want)
 		}
-	})
+	}, httpModes...)
 }
 
 // "100 Continue" goes out when the application first reads the body, and
@@ -156,7 +158,7 @@ func TestInputExpectContinue(t *testing.T) {
 // request on, so such a client never reaches a gateway; a front server
 // giving up on a request is TestFastCGIProtocol's abort.)
 func TestInputClientGone(t *testing.T) {
-	eachHTTPTarget(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
+	run(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
 		c, err := net.Dial("tcp", tg.addr)
 		if err != nil {
 			t.Fatal(err)
@@ -170,11 +172,11 @@ func TestInputClientGone(t *testing.T) {
 		if resp, _ := tg.do(t, "POST", "/", strings.NewReader("still up")); resp.StatusCode != 200 {
 			t.Errorf("after a client left: %s", resp.Status)
 		}
-	})
+	}, httpModes...)
 }
 
 func TestInputLimit(t *testing.T) {
-	eachTarget(t, "input_hash", Options{LimitRequestBody: 100}, func(t *testing.T, tg *target) {
+	run(t, "input_hash", Options{LimitRequestBody: 100}, func(t *testing.T, tg *target) {
 		if resp, _ := tg.do(t, "POST", "/", strings.NewReader(strings.Repeat("x", 101))); resp.StatusCode != 413 {
 			t.Errorf("101 bytes over a limit of 100: %s", resp.Status)
 		}

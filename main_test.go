@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/core"
 	"github.com/gowsgi/gowsgi/internal/logging"
 	"github.com/gowsgi/gowsgi/internal/testutil"
 )
@@ -84,7 +85,7 @@ func (tg *target) hostVar(host string) (string, bool) {
 	if !tg.gateway() {
 		return host, host != ""
 	}
-	name, _ := splitHostPort(host)
+	name, _ := core.SplitHostPort(host)
 	return name, true
 }
 
@@ -206,56 +207,47 @@ var variants = []variant{
 	{protocol: "fcgi"}, {protocol: "uwsgi"}, {protocol: "fcgi", validated: true}, {protocol: "uwsgi", validated: true},
 }
 
-// Which front ends a test runs through.
-const (
-	allFrontEnds = iota // HTTP and the gateways
-	httpOnly            // the engine and net/http
-	gatewaysOnly        // FastCGI and uwsgi behind nginx
+// The modes a test body runs in, each a variant. run takes allModes
+// unless told otherwise.
+var (
+	// allModes: both HTTP front ends and both gateways, each plain and
+	// behind wsgiref.validate.validator, and the engine with
+	// Options.Validate; neither validator may fire.
+	allModes = variants
+	// wsgirefModes leave out Options.Validate, for applications that pass
+	// wsgiref.validate but break a rule only gowsgi's validator checks (a
+	// body on a 204, to see the server drop it).
+	wsgirefModes = pick(func(v variant) bool { return !v.checked })
+	// plainModes leave out both validators, for applications that break a
+	// rule on purpose or use what the validators forbid.
+	plainModes = pick(func(v variant) bool { return !v.checked && !v.validated })
+	// httpModes are for what only HTTP front ends do: the client's
+	// connection itself (its framing, its keep-alive, its pace), which
+	// behind a gateway is nginx's.
+	httpModes = pick(func(v variant) bool { return v.protocol == "" })
+	// gatewayModes: each gateway behind nginx, plain and behind
+	// wsgiref.validate.validator.
+	gatewayModes = pick(func(v variant) bool { return v.protocol != "" && !v.checked })
 )
 
-// eachTarget runs f against the conformance application name, served by
-// both HTTP front ends and both gateways, each plain and behind
-// wsgiref.validate.validator, and by the engine with Options.Validate;
-// neither validator may fire.
-func eachTarget(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, checkAll, allFrontEnds, f)
-}
-
-// eachWsgiref is eachTarget without Options.Validate, for applications
-// that pass wsgiref.validate but break a rule only gowsgi's validator
-// checks (a body on a 204, to see the server drop it).
-func eachWsgiref(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, checkWsgiref, allFrontEnds, f)
-}
-
-// eachPlain is eachTarget without the validator, for applications that
-// break a rule on purpose or use what the validator forbids.
-func eachPlain(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, checkNone, allFrontEnds, f)
-}
-
-// eachHTTPTarget is eachTarget for what only HTTP front ends do: the
-// client's connection itself (its framing, its keep-alive, its pace),
-// which behind a gateway is nginx's.
-func eachHTTPTarget(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target)) {
-	run(t, name, opts, checkAll, httpOnly, f)
-}
-
-// Which validators a test runs its application behind.
-const (
-	checkNone    = iota // neither
-	checkWsgiref        // wsgiref.validate.validator
-	checkAll            // that, and Options.Validate
-)
-
-func run(t *testing.T, name string, opts Options, check, frontEnds int, f func(t *testing.T, tg *target)) {
+func pick(keep func(variant) bool) []variant {
+	var vs []variant
 	for _, v := range variants {
-		if v.validated && check < checkWsgiref || v.checked && check < checkAll {
-			continue
+		if keep(v) {
+			vs = append(vs, v)
 		}
-		if v.protocol != "" && frontEnds == httpOnly || v.protocol == "" && frontEnds == gatewaysOnly {
-			continue
-		}
+	}
+	return vs
+}
+
+// run runs the test body f against the application name (a conformance
+// application, or "module:callable") with opts, once in each of modes
+// (allModes if none), as a subtest named after the mode.
+func run(t *testing.T, name string, opts Options, f func(t *testing.T, tg *target), modes ...variant) {
+	if len(modes) == 0 {
+		modes = allModes
+	}
+	for _, v := range modes {
 		t.Run(v.String(), func(t *testing.T) {
 			o := opts
 			o.App = name

@@ -3,8 +3,9 @@ package gowsgi
 import (
 	"io"
 	"log/slog"
-	"os"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/core"
 )
 
 // Options configure an App. The zero value of every field is a sensible
@@ -119,28 +120,57 @@ type Options struct {
 	Python PythonConfig
 }
 
-const (
-	defaultQueueSize    = 1024
-	defaultQueueTimeout = 30 * time.Second
-)
+// core is the core's view of the options, the public defaults put in.
+func (o *Options) core() core.Options {
+	allow := o.ForwardedAllowIPs
+	if allow == nil {
+		allow = DefaultForwardedAllowIPs
+	}
+	schemes := o.SecureSchemeHeaders
+	if schemes == nil {
+		schemes = DefaultSecureSchemeHeaders
+	}
+	format := o.AccessLogFormat
+	if format == "" {
+		format = DefaultAccessLogFormat
+	}
+	return core.Options{
+		App: o.App, Threads: o.Threads, QueueSize: o.QueueSize, QueueTimeout: o.QueueTimeout,
+		ScriptName: o.ScriptName, LimitRequestBody: o.LimitRequestBody,
+		Multiprocess: o.Multiprocess, RunOnce: o.RunOnce,
+		Logger: o.Logger, Errors: o.Errors, AccessLog: o.AccessLog, AccessLogFormat: format,
+		Timeout: o.Timeout, MaxRequests: o.MaxRequests, Recycle: o.Recycle,
+		Validate: o.Validate, Debug: o.Debug,
+		ForwardedAllowIPs: allow, SecureSchemeHeaders: schemes,
+		TempDir: o.TempDir, Dedicated: o.Dedicated,
+		Python:         o.Python.core(),
+		ServerSoftware: "gowsgi/" + Version,
+	}
+}
 
-func (o *Options) setDefaults() {
-	if o.Threads <= 0 {
-		o.Threads = 1
-	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = defaultQueueSize
-	}
-	if o.QueueTimeout == 0 {
-		o.QueueTimeout = defaultQueueTimeout
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.Errors == nil {
-		o.Errors = os.Stderr
-	}
-	for len(o.ScriptName) > 0 && o.ScriptName[len(o.ScriptName)-1] == '/' {
-		o.ScriptName = o.ScriptName[:len(o.ScriptName)-1]
-	}
+// withDefaults is o with the defaults the core filled in.
+func (o Options) withDefaults(c core.Options) Options {
+	o.Threads, o.QueueSize, o.QueueTimeout = c.Threads, c.QueueSize, c.QueueTimeout
+	o.Logger, o.Errors, o.ScriptName = c.Logger, c.Errors, c.ScriptName
+	return o
+}
+
+// DefaultAccessLogFormat is gunicorn's default access log format.
+const DefaultAccessLogFormat = `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`
+
+// CheckAccessLogFormat tells whether format is a valid access log format
+// (Options.AccessLogFormat), as New would: a server can refuse a bad one
+// before it starts.
+func CheckAccessLogFormat(format string) error { return core.CheckAccessLogFormat(format) }
+
+// DefaultForwardedAllowIPs are the peers trusted when
+// Options.ForwardedAllowIPs is nil: this host (gunicorn's default).
+var DefaultForwardedAllowIPs = []string{"127.0.0.1", "::1"}
+
+// DefaultSecureSchemeHeaders are gunicorn's: each header, and the value
+// that means HTTPS.
+var DefaultSecureSchemeHeaders = map[string]string{
+	"X-FORWARDED-PROTOCOL": "ssl",
+	"X-FORWARDED-PROTO":    "https",
+	"X-FORWARDED-SSL":      "on",
 }

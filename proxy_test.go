@@ -12,7 +12,7 @@ import (
 // HTTPS is on, through both HTTP front ends; headers that disagree are a
 // 400; without them nothing changes.
 func TestTrustedProxyScheme(t *testing.T) {
-	eachHTTPTarget(t, "environ", Options{}, func(t *testing.T, tg *target) {
+	run(t, "environ", Options{}, func(t *testing.T, tg *target) {
 		for _, c := range []struct {
 			header []string
 			scheme string
@@ -42,7 +42,7 @@ func TestTrustedProxyScheme(t *testing.T) {
 				t.Errorf("%v: %d %q, want 400", conflict, resp.StatusCode, body)
 			}
 		}
-	})
+	}, httpModes...)
 }
 
 // From a peer not in ForwardedAllowIPs the headers change nothing (they

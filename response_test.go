@@ -11,7 +11,7 @@ import (
 )
 
 func TestResponseContentLengthNeverExceeded(t *testing.T) {
-	eachPlain(t, "cl_over", Options{}, func(t *testing.T, tg *target) {
+	run(t, "cl_over", Options{}, func(t *testing.T, tg *target) {
 		resp, body := tg.get(t, "/")
 		if resp.ContentLength != 5 || body != "01234" {
 			t.Errorf("got Content-Length %d and %q, want 5 and \"01234\"", resp.ContentLength, body)
@@ -23,13 +23,13 @@ func TestResponseContentLengthNeverExceeded(t *testing.T) {
 		if resp, body := tg.get(t, "/"); body != "01234" {
 			t.Errorf("next request: %s %q", resp.Status, body)
 		}
-	})
+	}, plainModes...)
 }
 
 // A response shorter than its Content-Length must not look complete: the
 // connection is closed.
 func TestResponseContentLengthShort(t *testing.T) {
-	eachPlain(t, "cl_under", Options{}, func(t *testing.T, tg *target) {
+	run(t, "cl_under", Options{}, func(t *testing.T, tg *target) {
 		resp, err := tg.client.Get(tg.url + "/")
 		if err != nil {
 			t.Fatal(err)
@@ -39,11 +39,11 @@ func TestResponseContentLengthShort(t *testing.T) {
 		if err == nil || string(body) != "01234" {
 			t.Errorf("got %q and %v, want \"01234\" and an unexpected EOF", body, err)
 		}
-	})
+	}, plainModes...)
 }
 
 func TestResponseChunkedWithoutLength(t *testing.T) {
-	eachTarget(t, "stream", Options{}, func(t *testing.T, tg *target) {
+	run(t, "stream", Options{}, func(t *testing.T, tg *target) {
 		resp, body := tg.get(t, "/?40")
 		if len(body) != 40*1024 || resp.ContentLength != -1 || !slices.Equal(resp.TransferEncoding, []string{"chunked"}) {
 			t.Errorf("got %d bytes, Content-Length %d, Transfer-Encoding %v", len(body), resp.ContentLength, resp.TransferEncoding)
@@ -58,7 +58,7 @@ func TestResponseChunkedWithoutLength(t *testing.T) {
 
 // HTTP/1.0 has no chunked encoding: the end of the connection ends the body.
 func TestResponseHTTP10(t *testing.T) {
-	eachTarget(t, "stream", Options{}, func(t *testing.T, tg *target) {
+	run(t, "stream", Options{}, func(t *testing.T, tg *target) {
 		out := raw(t, tg.addr, "GET /?3 HTTP/1.0\r\n\r\n")
 		head, body, _ := strings.Cut(out, "\r\n\r\n")
 		if strings.Contains(strings.ToLower(head), "chunked") || len(body) != 3*1024 {
@@ -67,7 +67,7 @@ func TestResponseHTTP10(t *testing.T) {
 	})
 	// HTTP/1.0 with keep-alive and a known length keeps the connection.
 	// (The client connection's framing: behind a gateway, nginx's.)
-	eachHTTPTarget(t, "hello", Options{}, func(t *testing.T, tg *target) {
+	run(t, "hello", Options{}, func(t *testing.T, tg *target) {
 		if !tg.engine {
 			return // net/http closes it
 		}
@@ -77,11 +77,11 @@ func TestResponseHTTP10(t *testing.T) {
 		if got[0] != "200 OK|Hello, world!" || got[1] != "200 OK|Hello, world!" {
 			t.Errorf("got %q", got)
 		}
-	})
+	}, httpModes...)
 }
 
 func TestResponseHead(t *testing.T) {
-	eachTarget(t, "hello", Options{}, func(t *testing.T, tg *target) {
+	run(t, "hello", Options{}, func(t *testing.T, tg *target) {
 		resp, body := tg.do(t, "HEAD", "/", nil)
 		if resp.StatusCode != 200 || body != "" || resp.ContentLength != int64(len("Hello, world!")) {
 			t.Errorf("HEAD: %s, Content-Length %d, body %q", resp.Status, resp.ContentLength, body)
@@ -94,7 +94,7 @@ func TestResponseHead(t *testing.T) {
 			}
 		}
 	})
-	eachTarget(t, "stream", Options{}, func(t *testing.T, tg *target) {
+	run(t, "stream", Options{}, func(t *testing.T, tg *target) {
 		if resp, body := tg.do(t, "HEAD", "/?5", nil); resp.StatusCode != 200 || body != "" {
 			t.Errorf("HEAD of a stream: %s %q", resp.Status, body)
 		}
@@ -102,7 +102,7 @@ func TestResponseHead(t *testing.T) {
 }
 
 func TestResponseWithoutBody(t *testing.T) {
-	eachWsgiref(t, "status", Options{}, func(t *testing.T, tg *target) {
+	run(t, "status", Options{}, func(t *testing.T, tg *target) {
 		for _, status := range []string{"204%20No%20Content", "304%20Not%20Modified"} {
 			if tg.netHTTP() {
 				if resp, body := tg.get(t, "/?"+status); body != "" {
@@ -119,10 +119,10 @@ func TestResponseWithoutBody(t *testing.T) {
 				t.Errorf("204 with a Content-Length: %q", head)
 			}
 		}
-	})
+	}, wsgirefModes...)
 	// A 1xx status as the final answer (which PEP 3333 does not foresee):
 	// the head alone, then the connection closes.
-	eachPlain(t, "status", Options{}, func(t *testing.T, tg *target) {
+	run(t, "status", Options{}, func(t *testing.T, tg *target) {
 		if tg.netHTTP() {
 			return // net/http sends a 1xx as an interim response
 		}
@@ -135,8 +135,8 @@ func TestResponseWithoutBody(t *testing.T) {
 		if !strings.HasPrefix(out, "HTTP/1.1 102 Processing\r\n") || !strings.HasSuffix(out, "\r\n\r\n") {
 			t.Errorf("1xx: %q", out)
 		}
-	})
-	eachTarget(t, "status_length", Options{}, func(t *testing.T, tg *target) {
+	}, plainModes...)
+	run(t, "status_length", Options{}, func(t *testing.T, tg *target) {
 		// 304 keeps the Content-Length the application gave.
 		resp, body := tg.get(t, "/")
 		if resp.StatusCode != 304 || body != "" || resp.Header.Get("ETag") != `"x"` {
@@ -150,7 +150,7 @@ func TestResponseWithoutBody(t *testing.T) {
 }
 
 func TestResponseManySetCookie(t *testing.T) {
-	eachTarget(t, "cookies", Options{}, func(t *testing.T, tg *target) {
+	run(t, "cookies", Options{}, func(t *testing.T, tg *target) {
 		resp, _ := tg.get(t, "/")
 		want := []string{"a=1; Path=/", "b=2; Path=/", "c=3; Path=/; HttpOnly"}
 		if got := resp.Header.Values("Set-Cookie"); !slices.Equal(got, want) {
@@ -160,7 +160,7 @@ func TestResponseManySetCookie(t *testing.T) {
 }
 
 func TestResponseLargeBodies(t *testing.T) {
-	eachTarget(t, "big_list", Options{}, func(t *testing.T, tg *target) {
+	run(t, "big_list", Options{}, func(t *testing.T, tg *target) {
 		resp, body := tg.get(t, "/")
 		want := bytes.Repeat(func() []byte {
 			b := make([]byte, 256)
@@ -174,17 +174,17 @@ func TestResponseLargeBodies(t *testing.T) {
 			t.Errorf("4 MiB list: Content-Length %d, %d bytes", resp.ContentLength, len(body))
 		}
 	})
-	eachPlain(t, "empty", Options{}, func(t *testing.T, tg *target) {
+	run(t, "empty", Options{}, func(t *testing.T, tg *target) {
 		if resp, body := tg.get(t, "/"); resp.ContentLength != 0 || body != "" {
 			t.Errorf("empty: Content-Length %d, %q", resp.ContentLength, body)
 		}
-	})
+	}, plainModes...)
 }
 
 // close() is called after a complete response, after an error while
 // iterating, and after the client went away.
 func TestResponseCloseAlwaysCalled(t *testing.T) {
-	eachTarget(t, "tracked", Options{}, func(t *testing.T, tg *target) {
+	run(t, "tracked", Options{}, func(t *testing.T, tg *target) {
 		closed := func() []string {
 			var got []string
 			serve(t, variant{engine: true}, Options{App: "conformance:closed"}).getJSON(t, "/", &got)
@@ -216,7 +216,7 @@ func TestResponseCloseAlwaysCalled(t *testing.T) {
 // A client too slow to take a large response blocks only its own Python
 // thread, with the GIL released: the other threads keep serving.
 func TestResponseSlowClientReleasesGIL(t *testing.T) {
-	eachTarget(t, "big_stream", Options{Threads: 2}, func(t *testing.T, tg *target) {
+	run(t, "big_stream", Options{Threads: 2}, func(t *testing.T, tg *target) {
 		slow, err := net.Dial("tcp", tg.addr)
 		if err != nil {
 			t.Fatal(err)

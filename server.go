@@ -2,11 +2,12 @@ package gowsgi
 
 import (
 	"context"
-	"errors"
 	"net"
 	"sync"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/connset"
+	"github.com/gowsgi/gowsgi/internal/engine"
 	"github.com/gowsgi/gowsgi/internal/h1"
 )
 
@@ -18,7 +19,6 @@ import (
 // App as handler.
 type Server struct {
 	App *App
-
 	// KeepAlive is how long an idle connection waits for its next request
 	// (gunicorn's --keep-alive; default 2s).
 	KeepAlive time.Duration
@@ -30,60 +30,44 @@ type Server struct {
 	IOTimeout time.Duration
 	// Limits on the request head, gunicorn's --limit-request-*; zero
 	// values take gunicorn's defaults (4094, 100, 8190).
-	Limits h1.Limits
+	Limits Limits
 
-	once sync.Once
-	set  connSet[*conn]
+	once   sync.Once
+	engine *engine.Server
+}
+
+// Limits bound a request head, as gunicorn's --limit-request-line,
+// --limit-request-fields and --limit-request-field_size do. A zero field
+// takes gunicorn's default; a negative one means no limit.
+type Limits struct {
+	// RequestLine is the longest request line, in bytes (default 4094).
+	RequestLine int
+	// Fields is the most header fields a request may have (default 100).
+	Fields int
+	// FieldSize is the longest header field, name and value, in bytes
+	// (default 8190).
+	FieldSize int
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("gowsgi: server closed")
+var ErrServerClosed = connset.ErrServerClosed
 
-func (s *Server) init() {
+func (s *Server) init() *engine.Server {
 	s.once.Do(func() {
-		if s.KeepAlive <= 0 {
-			s.KeepAlive = 2 * time.Second
-		}
-		if s.HeaderTimeout <= 0 {
-			s.HeaderTimeout = 30 * time.Second
-		}
-		if s.IOTimeout <= 0 {
-			s.IOTimeout = 60 * time.Second
-		}
-		if s.Limits.RequestLine == 0 {
-			s.Limits.RequestLine = 4094
-		}
-		if s.Limits.Fields == 0 {
-			s.Limits.Fields = 100
-		}
-		if s.Limits.FieldSize == 0 {
-			s.Limits.FieldSize = 8190
-		}
+		s.engine = engine.New(s.App.core, engine.Config{
+			KeepAlive: s.KeepAlive, HeaderTimeout: s.HeaderTimeout, IOTimeout: s.IOTimeout,
+			Limits: h1.Limits{RequestLine: s.Limits.RequestLine, Fields: s.Limits.Fields, FieldSize: s.Limits.FieldSize},
+		})
 	})
+	return s.engine
 }
 
-// Serve accepts connections on ln until Shutdown, serving each on its own
-// goroutine.
-func (s *Server) Serve(ln net.Listener) error {
-	s.init()
-	if !s.set.listen(ln) {
-		return ErrServerClosed
-	}
-	defer s.set.unlisten(ln)
-	return s.App.pool.loop.serve(s, ln)
-}
+// Serve accepts connections on ln until Shutdown, serving them from the
+// App's Python threads.
+func (s *Server) Serve(ln net.Listener) error { return s.init().Serve(ln) }
 
 // Shutdown stops accepting, closes idle connections, and waits for the
 // requests in progress to finish; their connections close after the
 // response. When ctx ends first, the remaining connections are closed and
 // ctx's error returned.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.init()
-	s.set.init()
-	s.set.closing.Store(true)
-	s.App.pool.loop.stopServing(s)
-	return s.set.shutdown(ctx)
-}
-
-// activeConns counts the connections being served.
-func (s *Server) activeConns() int { return s.set.count() }
+func (s *Server) Shutdown(ctx context.Context) error { return s.init().Shutdown(ctx) }

@@ -45,7 +45,7 @@ func TestServerShutdown(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.Status + " " + string(b)
 	}()
-	waitFor(t, "the slow request to start", func() bool { return app.pool.busy() == 1 && srv.activeConns() == 2 })
+	waitFor(t, "the slow request to start", func() bool { return app.core.Busy() == 1 && srv.init().ActiveConns() == 2 })
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestStartResponseRules(t *testing.T) {
 		"no-start":          "body data before calling start_response()",
 		"no-start-empty":    "returned a response without calling start_response()",
 	}
-	eachPlain(t, "bad", Options{}, func(t *testing.T, tg *target) {
+	run(t, "bad", Options{}, func(t *testing.T, tg *target) {
 		for query, rule := range cases {
 			resp, body := tg.get(t, "/?"+query)
 			if resp.StatusCode != 500 || body != "Internal Server Error\n" {
@@ -43,18 +43,18 @@ func TestStartResponseRules(t *testing.T) {
 		if resp, _ := tg.get(t, "/?ok"); resp.StatusCode != 200 {
 			t.Errorf("after the errors: %s", resp.Status)
 		}
-	})
+	}, plainModes...)
 }
 
 // exc_info before anything was sent replaces status and headers.
 func TestStartResponseExcInfoBeforeHead(t *testing.T) {
-	eachTarget(t, "exc_before", Options{}, func(t *testing.T, tg *target) {
+	run(t, "exc_before", Options{}, func(t *testing.T, tg *target) {
 		resp, body := tg.get(t, "/")
 		if resp.StatusCode != 500 || body != "handled" {
 			t.Errorf("got %s %q, want the application's 500 page", resp.Status, body)
 		}
 	})
-	eachTarget(t, "exc_lazy", Options{}, func(t *testing.T, tg *target) {
+	run(t, "exc_lazy", Options{}, func(t *testing.T, tg *target) {
 		resp, body := tg.get(t, "/")
 		if resp.StatusCode != 404 || body != "replaced" {
 			t.Errorf("after an empty chunk: %s %q, want 404 \"replaced\"", resp.Status, body)
@@ -65,7 +65,7 @@ func TestStartResponseExcInfoBeforeHead(t *testing.T) {
 // exc_info after the head was sent re-raises the application's exception,
 // and the response is cut off, never completed.
 func TestStartResponseExcInfoAfterHead(t *testing.T) {
-	eachTarget(t, "exc_after", Options{}, func(t *testing.T, tg *target) {
+	run(t, "exc_after", Options{}, func(t *testing.T, tg *target) {
 		resp, err := tg.client.Get(tg.url + "/?" + tg.name)
 		if err != nil {
 			t.Fatal(err)
@@ -90,17 +90,17 @@ func TestStartResponseExcInfoAfterHead(t *testing.T) {
 // Headers wait for the first non-empty chunk, so start_response may be
 // called inside the generator.
 func TestStartResponseLazy(t *testing.T) {
-	eachTarget(t, "lazy", Options{}, func(t *testing.T, tg *target) {
+	run(t, "lazy", Options{}, func(t *testing.T, tg *target) {
 		if resp, body := tg.get(t, "/"); resp.StatusCode != 201 || body != "lazy" {
 			t.Errorf("got %s %q", resp.Status, body)
 		}
 	})
-	eachPlain(t, "lazy_after_empty", Options{}, func(t *testing.T, tg *target) {
+	run(t, "lazy_after_empty", Options{}, func(t *testing.T, tg *target) {
 		if resp, body := tg.get(t, "/"); resp.StatusCode != 201 || body != "lazy" {
 			t.Errorf("got %s %q", resp.Status, body)
 		}
-	})
-	eachTarget(t, "lazy_empty", Options{}, func(t *testing.T, tg *target) {
+	}, plainModes...)
+	run(t, "lazy_empty", Options{}, func(t *testing.T, tg *target) {
 		if resp, body := tg.get(t, "/"); resp.StatusCode != 202 || body != "" {
 			t.Errorf("got %s %q", resp.Status, body)
 		}
@@ -108,23 +108,23 @@ func TestStartResponseLazy(t *testing.T) {
 }
 
 func TestWrite(t *testing.T) {
-	eachTarget(t, "write", Options{}, func(t *testing.T, tg *target) {
+	run(t, "write", Options{}, func(t *testing.T, tg *target) {
 		if resp, body := tg.get(t, "/"); resp.StatusCode != 200 || body != "one,two,three,four" {
 			t.Errorf("got %s %q", resp.Status, body)
 		}
 	})
-	eachPlain(t, "write_interleaved", Options{}, func(t *testing.T, tg *target) {
+	run(t, "write_interleaved", Options{}, func(t *testing.T, tg *target) {
 		if resp, body := tg.get(t, "/"); resp.StatusCode != 200 || body != "abcd" {
 			t.Errorf("got %s %q", resp.Status, body)
 		}
-	})
+	}, plainModes...)
 }
 
 // The reason phrase is the application's own, also behind nginx, which
 // passes the gateway's status line on. (net/http cannot send one of its
 // choosing: only the code is checked there.)
 func TestStatusReasonPhrase(t *testing.T) {
-	eachTarget(t, "status", Options{}, func(t *testing.T, tg *target) {
+	run(t, "status", Options{}, func(t *testing.T, tg *target) {
 		resp, _ := tg.get(t, "/?299%20Custom%20Reason%20Phrase")
 		if resp.StatusCode != 299 {
 			t.Fatalf("status %s", resp.Status)

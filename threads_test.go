@@ -3,10 +3,14 @@ package gowsgi
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/core"
 )
 
 // gate controls conformance.gate_wait through applications of the same
@@ -64,12 +68,12 @@ func (tg *target) async(t *testing.T) chan result {
 // With every Python thread busy and the queue full, a request is answered
 // 503 with Retry-After at once; the queued one is served later.
 func TestQueueFull(t *testing.T) {
-	eachTarget(t, "gate_wait", Options{Threads: 1, QueueSize: 1, QueueTimeout: -1}, func(t *testing.T, tg *target) {
+	run(t, "gate_wait", Options{Threads: 1, QueueSize: 1, QueueTimeout: -1}, func(t *testing.T, tg *target) {
 		g := newGate(t)
 		running := tg.async(t)
 		g.waitWaiting(1)
 		queued := tg.async(t)
-		waitFor(t, "a queued request", func() bool { return tg.app.pool.waitingRequests() == 1 })
+		waitFor(t, "a queued request", func() bool { return tg.app.core.Waiting() == 1 })
 		refused := tg.async(t)
 		if r := <-refused; r.status != 503 || r.retry == "" {
 			t.Errorf("with the queue full: %+v, want 503 with Retry-After", r)
@@ -85,7 +89,7 @@ func TestQueueFull(t *testing.T) {
 
 // A request that waits longer than QueueTimeout for a thread gets 503.
 func TestQueueTimeout(t *testing.T) {
-	eachTarget(t, "gate_wait", Options{Threads: 1, QueueTimeout: 50 * time.Millisecond}, func(t *testing.T, tg *target) {
+	run(t, "gate_wait", Options{Threads: 1, QueueTimeout: 50 * time.Millisecond}, func(t *testing.T, tg *target) {
 		g := newGate(t)
 		running := tg.async(t)
 		g.waitWaiting(1)
@@ -163,7 +167,7 @@ func (tg *target) getEach(t *testing.T, path string, n, clients int) []identityA
 // threading.get_ident() never changes, and a threading.local counts every
 // request. It is Python's main thread, as under gunicorn's sync worker.
 func TestOneThreadIsOneThread(t *testing.T) {
-	eachTarget(t, "threadapp:identity()", Options{Threads: 1}, func(t *testing.T, tg *target) {
+	run(t, "threadapp:identity()", Options{Threads: 1}, func(t *testing.T, tg *target) {
 		const n = 300
 		answers := tg.getEach(t, "/", n, 8)
 		if len(answers) != n {
@@ -193,7 +197,7 @@ func TestOneThreadIsOneThread(t *testing.T) {
 // thread locals.
 func TestNThreadsAreTheSameN(t *testing.T) {
 	const threads = 4
-	eachTarget(t, "threadapp:together()", Options{Threads: threads}, func(t *testing.T, tg *target) {
+	run(t, "threadapp:together()", Options{Threads: threads}, func(t *testing.T, tg *target) {
 		idents := map[uint64]int{} // ident: the highest count seen
 		var loader uint64
 		const rounds = 25
@@ -201,11 +205,7 @@ func TestNThreadsAreTheSameN(t *testing.T) {
 			seen := map[uint64]bool{}
 			for _, a := range tg.getEach(t, fmt.Sprintf("/?%d", threads), threads, threads) {
 				if !a.Met {
-					p := tg.app.pool
-					p.mu.Lock()
-					st := fmt.Sprintf("idle %d running %d leading %v rescuing %v inPython %d queue %d", len(p.idle), p.running, p.leading, p.rescuing, p.inPython, p.queue.len())
-					p.mu.Unlock()
-					t.Fatalf("round %d: %d requests never ran at once on %d threads (%s)", round, threads, threads, st)
+					t.Fatalf("round %d: %d requests never ran at once on %d threads (%s)", round, threads, threads, tg.app.core.PoolState())
 				}
 				seen[a.Ident] = true
 				idents[a.Ident] = max(idents[a.Ident], a.Count)
@@ -235,7 +235,7 @@ func TestNThreadsAreTheSameN(t *testing.T) {
 // response included (it sleeps while other clients send requests), and
 // close() runs on the request's thread.
 func TestCloseRunsBeforeTheNextRequest(t *testing.T) {
-	eachTarget(t, "threadapp:overlap()", Options{Threads: 1}, func(t *testing.T, tg *target) {
+	run(t, "threadapp:overlap()", Options{Threads: 1}, func(t *testing.T, tg *target) {
 		var wg sync.WaitGroup
 		for c := 0; c < 6; c++ {
 			wg.Add(1)
@@ -266,32 +266,31 @@ func TestCloseRunsBeforeTheNextRequest(t *testing.T) {
 // stack, the client gets a 500 when nothing was sent yet, and the next
 // request is served. While reading a request, on the front end's side:
 func TestPanicReadingARequest(t *testing.T) {
-	eachTarget(t, "hello", Options{}, func(t *testing.T, tg *target) {
-		testPanics(t, tg, &afterEnviron)
+	run(t, "hello", Options{}, func(t *testing.T, tg *target) {
+		testPanics(t, tg, &core.AfterEnviron)
 	})
 }
 
 // And while sending a response, on the Python thread.
 func TestPanicSendingAResponse(t *testing.T) {
-	eachTarget(t, "hello", Options{}, func(t *testing.T, tg *target) {
-		testPanics(t, tg, &beforeFinish)
+	run(t, "hello", Options{}, func(t *testing.T, tg *target) {
+		testPanics(t, tg, &core.BeforeFinish)
 	})
 }
 
-func testPanics(t *testing.T, tg *target, hook *testHook) {
-	f := func(r *request) {
-		if r.app == tg.app && strings.Contains(r.describe(), "panic") {
+func testPanics(t *testing.T, tg *target, hook *core.TestHook) {
+	hook.Set(func(r *core.Request) {
+		if r.App() == tg.app.core && strings.Contains(r.Describe(), "panic") {
 			panic("a deliberate panic")
 		}
-	}
-	hook.f.Store(&f)
-	t.Cleanup(func() { hook.f.Store(nil) })
+	})
+	t.Cleanup(func() { hook.Set(nil) })
 	resp, err := tg.client.Get(tg.url + "/?panic")
 	// Behind wsgiref.validate the response is an iterator, which goes out
 	// as the application produces it: sent before the panic, it stands.
 	if err == nil {
 		resp.Body.Close()
-		if resp.StatusCode != 500 && !(tg.validated && resp.StatusCode == 200 && hook == &beforeFinish) {
+		if resp.StatusCode != 500 && !(tg.validated && resp.StatusCode == 200 && hook == &core.BeforeFinish) {
 			t.Errorf("the broken exchange: %s, want 500 (or the connection closed)", resp.Status)
 		}
 	}
@@ -301,4 +300,54 @@ func testPanics(t *testing.T, tg *target, hook *testHook) {
 	waitFor(t, "the panic in the log", func() bool {
 		return strings.Contains(tg.log.String(), "a deliberate panic") && strings.Contains(tg.log.String(), "goroutine")
 	})
+}
+
+// A request queued just as the free thread goes to wait in the Poller
+// wakes it: the thread says it waits before it looks at the queue, so the
+// front end that queues sees it waiting (a lost wake-up here left a
+// request, and its client, waiting for ever).
+func TestQueuedAsTheThreadGoesToWait(t *testing.T) {
+	tg := serve(t, variant{}, Options{App: "conformance:hello"}) // net/http: its goroutine queues and waits
+	type result struct {
+		status int
+		err    error
+	}
+	second := make(chan result, 1)
+	var fired atomic.Bool
+	core.BeforeWait.Set(func() {
+		if !fired.CompareAndSwap(false, true) {
+			return
+		}
+		go func() {
+			resp, err := tg.client.Get(tg.url + "/")
+			if err != nil {
+				second <- result{err: err}
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			second <- result{status: resp.StatusCode}
+		}()
+		// The thread goes to wait only once the request is queued.
+		for deadline := time.Now().Add(10 * time.Second); tg.app.core.Waiting() == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	t.Cleanup(func() { core.BeforeWait.Set(nil) })
+	// The first request's thread, done with it, goes to wait: the hook
+	// queues the second then.
+	if resp, body := tg.get(t, "/"); resp.StatusCode != 200 || body == "" {
+		t.Fatalf("first request: %s %q", resp.Status, body)
+	}
+	select {
+	case r := <-second:
+		if r.err != nil || r.status != 200 {
+			t.Fatalf("the request queued as the thread went to wait: %d %v", r.status, r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the request queued as the thread went to wait was not served in 30 s (%s)", tg.app.core.PoolState())
+	}
+	if !fired.Load() {
+		t.Fatal("the thread never went to wait after the first request")
+	}
 }

@@ -16,7 +16,7 @@ import (
 // A request looping in Python past the timeout gets 504 and its thread is
 // interrupted: with a single Python thread, the next request is served.
 func TestTimeoutInterruptsPythonLoop(t *testing.T) {
-	eachPlain(t, "spin", Options{Threads: 1, Timeout: 300 * time.Millisecond}, func(t *testing.T, tg *target) {
+	run(t, "spin", Options{Threads: 1, Timeout: 300 * time.Millisecond}, func(t *testing.T, tg *target) {
 		for i := 0; i < 2; i++ {
 			resp, body := tg.get(t, "/")
 			if resp.StatusCode != 504 || body != "Gateway Timeout\n" {
@@ -29,7 +29,7 @@ func TestTimeoutInterruptsPythonLoop(t *testing.T) {
 		if !strings.Contains(tg.log.String(), "request exceeded the timeout") {
 			t.Errorf("no timeout line in the log:\n%s", tg.log)
 		}
-	})
+	}, plainModes...)
 }
 
 // A request blocked in C cannot be interrupted: it gets 504, the other
@@ -84,7 +84,7 @@ func serveStuck(t *testing.T, engine bool, opts Options) *target {
 		if hs != nil {
 			hs.Close()
 		}
-		app.pool.watch.stop()
+		app.core.StopWatchdog()
 	})
 	return &target{name: fmt.Sprint("engine=", engine), engine: engine, app: app, url: "http://" + ln.Addr().String(),
 		addr: ln.Addr().String(), log: log, errors: errs, client: &http.Client{Timeout: 30 * time.Second}}
@@ -94,7 +94,7 @@ func serveStuck(t *testing.T, engine bool, opts Options) *target {
 // only: nginx reads the whole body before it passes a request to a
 // gateway, which never waits for the client.)
 func TestTimeoutIgnoresClientWaits(t *testing.T) {
-	eachHTTPTarget(t, "input_hash", Options{Timeout: 200 * time.Millisecond}, func(t *testing.T, tg *target) {
+	run(t, "input_hash", Options{Timeout: 200 * time.Millisecond}, func(t *testing.T, tg *target) {
 		pr, pw := ioPipe()
 		go func() {
 			for i := 0; i < 5; i++ {
@@ -107,7 +107,7 @@ func TestTimeoutIgnoresClientWaits(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(body, `"length": 5000`) {
 			t.Errorf("a slow upload over half a second: %s %q", resp.Status, body)
 		}
-	})
+	}, httpModes...)
 }
 
 // MaxRequests makes the App ask for a replacement once, and go on.

@@ -1,14 +1,12 @@
 package gowsgi
 
-// #include "gowsgi.h"
-import "C"
-
 import (
 	"errors"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
+
+	"github.com/gowsgi/gowsgi/internal/core"
 )
 
 // The pieces of Python's wsgiref.util a Go program needs around the
@@ -32,48 +30,16 @@ var ErrSchemeHeaders = errors.New("gowsgi: the request's scheme headers disagree
 // chunked body has no CONTENT_LENGTH here (serving it reads the body and
 // sets one).
 func Environ(hr *http.Request, scriptName string) (map[string]string, error) {
-	a := &App{opts: Options{ScriptName: scriptName}}
-	a.opts.setDefaults()
-	a.proxy, _ = newProxyTrust(&a.opts) // the defaults, which parse
-	r := newRequest(a)
-	defer r.destroy()
-	switch r.environFromHTTP(hr) {
+	opts := Options{ScriptName: scriptName}
+	switch env, status := core.EnvironMap(hr, opts.core()); status {
 	case 0:
+		return env, nil
 	case http.StatusBadRequest:
 		return nil, ErrSchemeHeaders
 	default:
 		return nil, ErrOutsidePrefix
 	}
-	if hr.ContentLength > 0 || (hr.ContentLength == 0 && hr.Header.Get("Content-Length") != "") {
-		setVar(r, C.GW_K_CONTENT_LENGTH, strconv.FormatInt(hr.ContentLength, 10))
-	}
-	env := make(map[string]string, r.c.nentries+2)
-	for i := 0; i < int(r.c.nentries); i++ {
-		e := &r.entries[i]
-		name := ""
-		if e.key >= 0 {
-			name = keyNames[e.key]
-		} else {
-			name = string(r.arena[e.name_off : e.name_off+e.name_len])
-		}
-		env[name] = string(r.arena[e.val_off : e.val_off+e.val_len])
-	}
-	env["SERVER_SOFTWARE"] = "gowsgi/" + Version
-	env["wsgi.url_scheme"] = "http"
-	if r.c.in_flags&C.GW_IN_HTTPS != 0 {
-		env["wsgi.url_scheme"] = "https"
-	}
-	return env, nil
 }
-
-// keyNames are the names of the keys environ.c knows, by index.
-var keyNames = func() []string {
-	names := make([]string, len(knownKeys))
-	for name, k := range knownKeys {
-		names[k] = name
-	}
-	return names
-}()
 
 // ApplicationURI is wsgiref.util.application_uri: the URL of the
 // application's root, from wsgi.url_scheme, HTTP_HOST (else SERVER_NAME

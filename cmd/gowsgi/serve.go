@@ -20,7 +20,6 @@ import (
 
 	"github.com/gowsgi/gowsgi"
 	"github.com/gowsgi/gowsgi/internal/allow"
-	"github.com/gowsgi/gowsgi/internal/h1"
 	"github.com/gowsgi/gowsgi/internal/listen"
 	"github.com/gowsgi/gowsgi/internal/logging"
 	"github.com/gowsgi/gowsgi/internal/master"
@@ -449,7 +448,7 @@ func runWorker(s *settings, p processSettings, w *master.Worker, l *logs) int {
 	srv := &gowsgi.Server{
 		App:       app,
 		KeepAlive: time.Duration(s.keepAlive) * time.Second,
-		Limits: h1.Limits{
+		Limits: gowsgi.Limits{
 			RequestLine: noLimitIfZero(s.limitLine),
 			Fields:      noLimitIfZero(s.limitFields),
 			FieldSize:   noLimitIfZero(s.limitFieldSize),

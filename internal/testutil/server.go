@@ -310,26 +310,35 @@ func (s *Server) Worker() int {
 }
 
 // RSS returns the resident set size of the server's only worker and its
-// peak (VmRSS, VmHWM) in bytes, from /proc.
+// peak (VmRSS, VmHWM) in bytes, from /proc. It fails the test when it
+// cannot read them.
 func (s *Server) RSS() (rss, peak int64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.Worker()))
+	s.t.Helper()
+	status := fmt.Sprintf("/proc/%d/status", s.Worker())
+	f, err := os.Open(status)
 	if err != nil {
-		return 0, 0
+		s.t.Fatalf("reading the worker's memory: %v", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
+		if len(fields) < 2 || (fields[0] != "VmRSS:" && fields[0] != "VmHWM:") {
 			continue
 		}
-		kb, _ := strconv.ParseInt(fields[1], 10, 64)
-		switch fields[0] {
-		case "VmRSS:":
+		kb, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			s.t.Fatalf("%s: %q: %v", status, sc.Text(), err)
+		}
+		if fields[0] == "VmRSS:" {
 			rss = kb * 1024
-		case "VmHWM:":
+		} else {
 			peak = kb * 1024
 		}
+	}
+	// A measurement of nothing must not pass for a small one.
+	if err := sc.Err(); err != nil || rss == 0 || peak == 0 {
+		s.t.Fatalf("%s: no VmRSS and VmHWM (%v): the memory cannot be measured", status, err)
 	}
 	return rss, peak
 }

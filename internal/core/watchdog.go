@@ -1,11 +1,10 @@
-package gowsgi
+package core
 
 // #include "gowsgi.h"
 import "C"
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -42,7 +41,7 @@ func (w *watchdog) loop(every time.Duration) {
 			return
 		case <-tick.C:
 		}
-		now := monotonic()
+		now := Monotonic()
 		for _, t := range w.pool.threads {
 			r := t.current.Load()
 			if r == nil {
@@ -66,17 +65,17 @@ func (w *watchdog) loop(every time.Duration) {
 
 // expire answers 504 (or cuts the response off, if it started) and
 // interrupts the request's Python thread.
-func (w *watchdog) expire(r *request) {
+func (w *watchdog) expire(r *Request) {
 	if !r.mu.TryLock() {
 		return // writing to the client: the next look will do
 	}
 	r.expired.Store(true)
-	r.closeConn = true // said in the head: the client must not wait on this connection
+	r.closeAfter(Close) // said in the head: the client must not wait on this connection
 	if !r.headSent {
 		r.respond(504, "Gateway Timeout")
 	}
-	r.clientGone = true
-	r.sink.abort()
+	r.closeAfter(Cut)
+	r.sink.Abort()
 	r.mu.Unlock()
 	r.app.log.Error("request exceeded the timeout; answered 504 and interrupting its Python thread",
 		"request", r.describe(), "timeout", w.timeout)
@@ -90,25 +89,9 @@ func (w *watchdog) expire(r *request) {
 	})
 }
 
-// epoch anchors monotonic time for the clocks of requests.
-var epoch = time.Now()
-
-func monotonic() int64 {
-	now := int64(time.Since(epoch))
-	coarseClock.Store(now)
-	return now
-}
-
-// coarseClock is the last monotonic time anyone read: clock reads cost, in
-// virtual machines especially, so deadlines of seconds and the Date header
-// take this instead of reading the clock again.
-var coarseClock atomic.Int64
-
-func coarseNow() int64 { return coarseClock.Load() }
-
 // startClock starts timing the Python run of a request.
-func (r *request) startClock() {
-	r.pyStart.Store(monotonic())
+func (r *Request) startClock() {
+	r.pyStart.Store(Monotonic())
 	r.ioNanos.Store(0)
 	r.ioStart.Store(0)
 	r.expired.Store(false)
@@ -116,7 +99,7 @@ func (r *request) startClock() {
 
 // pythonTime is how long the request has run, less its waits for the
 // client (reading the body, writing the response).
-func (r *request) pythonTime(now int64) int64 {
+func (r *Request) pythonTime(now int64) int64 {
 	t := now - r.pyStart.Load() - r.ioNanos.Load()
 	if s := r.ioStart.Load(); s != 0 {
 		t -= now - s
@@ -125,16 +108,16 @@ func (r *request) pythonTime(now int64) int64 {
 }
 
 // ioBegin and ioEnd bracket a wait for the client, when timing is on.
-func (r *request) ioBegin() {
+func (r *Request) ioBegin() {
 	if r.app.pool.watch != nil {
-		r.ioStart.Store(monotonic())
+		r.ioStart.Store(Monotonic())
 	}
 }
 
-func (r *request) ioEnd() {
+func (r *Request) ioEnd() {
 	if r.app.pool.watch != nil {
 		if s := r.ioStart.Swap(0); s != 0 {
-			r.ioNanos.Add(monotonic() - s)
+			r.ioNanos.Add(Monotonic() - s)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 //go:build !gowsgi_python_flags
 
-package gowsgi
+package core
 
 // The Python to embed comes from pkg-config. To build against another
 // Python, point PKG_CONFIG_PATH at the directory holding its python3-embed.pc,

@@ -1,4 +1,4 @@
-package gowsgi
+package core
 
 import (
 	"io"
@@ -6,11 +6,11 @@ import (
 	"syscall"
 )
 
-// copyFileRange writes n bytes of fd from off to w through an *os.File on
+// WriteFileRange writes n bytes of fd from off to w through an *os.File on
 // a duplicate of fd, so that io.Copy can hand it to the kernel (sendfile)
 // when w is a socket. The duplicate shares the file offset with the
 // application's file object, which is not read again for this response.
-func copyFileRange(w io.Writer, fd int, off, n int64) (int64, error) {
+func WriteFileRange(w io.Writer, fd int, off, n int64) (int64, error) {
 	dup, err := syscall.Dup(fd)
 	if err != nil {
 		return 0, err

@@ -1,4 +1,4 @@
-package gowsgi
+package gateway
 
 import (
 	"bufio"
@@ -10,19 +10,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/core"
 	"github.com/gowsgi/gowsgi/internal/fcgi"
 )
 
-// FastCGIServer serves an App as a FastCGI responder behind a front server
+// FastCGI serves an App as a FastCGI responder behind a front server
 // (nginx's fastcgi_pass, Apache's mod_proxy_fcgi, lighttpd's mod_fastcgi).
 // The front server's CGI variables become the environ (see
-// environFromCGI); the request body streams from the stdin records as the
+// EnvironFromCGI); the request body streams from the stdin records as the
 // application reads it, and the response goes out as stdout records as
 // the application produces it. One request at a time per connection
 // (FCGI_MPXS_CONNS is 0), and connections are kept when the front server
 // asks (FCGI_KEEP_CONN).
-type FastCGIServer struct {
-	App *App
+type FastCGI struct {
+	App *core.App
 	// IOTimeout bounds one read of a request or one write of a response
 	// that makes no progress (default 60s). A kept connection waits for
 	// its next request without limit: the front server manages it.
@@ -36,18 +37,18 @@ type FastCGIServer struct {
 const maxParams = 1 << 20
 
 // Serve accepts FastCGI connections on ln until Shutdown.
-func (s *FastCGIServer) Serve(ln net.Listener) error {
+func (s *FastCGI) Serve(ln net.Listener) error {
 	s.once.Do(func() {
 		if s.IOTimeout <= 0 {
 			s.IOTimeout = 60 * time.Second
 		}
 	})
-	return s.gw.serve(ln, s.App.log, func(gc *gatewayConn) { newFCGIConn(s, gc).serve() })
+	return s.gw.serve(ln, s.App.Log(), func(gc *gatewayConn) { newFCGIConn(s, gc).serve() })
 }
 
 // Shutdown stops accepting, closes idle connections, and waits for the
 // requests in progress to finish, or for ctx to end.
-func (s *FastCGIServer) Shutdown(ctx context.Context) error { return s.gw.shutdown(ctx) }
+func (s *FastCGI) Shutdown(ctx context.Context) error { return s.gw.shutdown(ctx) }
 
 // fcgiConn is one connection from the front server. Its reader goroutine
 // takes the records apart: management records are answered at once, the
@@ -55,10 +56,10 @@ func (s *FastCGIServer) Shutdown(ctx context.Context) error { return s.gw.shutdo
 // same time is refused. The serving goroutine runs one request after
 // another.
 type fcgiConn struct {
-	srv   *FastCGIServer
+	srv   *FastCGI
 	gc    *gatewayConn
 	nc    net.Conn
-	local cgiLocal
+	local core.Peer
 
 	wmu sync.Mutex // both goroutines write records
 	bw  *bufio.Writer
@@ -68,7 +69,7 @@ type fcgiConn struct {
 	pairs [][2][]byte
 }
 
-func newFCGIConn(s *FastCGIServer, gc *gatewayConn) *fcgiConn {
+func newFCGIConn(s *FastCGI, gc *gatewayConn) *fcgiConn {
 	return &fcgiConn{
 		srv: s, gc: gc, nc: gc.nc, local: localAddr(gc.nc),
 		bw:   bufio.NewWriterSize(gc.nc, writeBufSize),
@@ -107,7 +108,6 @@ type fcgiExchange struct {
 	pending []byte
 	eof     bool
 
-	r      *request
 	head   []byte
 	failed bool // a write failed: the connection is gone
 }
@@ -150,7 +150,7 @@ func (c *fcgiConn) readLoop() {
 		rec, err := rd.Next()
 		if err != nil {
 			if errors.Is(err, fcgi.ErrProtocol) || errors.Is(err, io.ErrUnexpectedEOF) {
-				c.srv.App.log.Warn("closing a FastCGI connection", "remote", c.nc.RemoteAddr().String(), "error", err)
+				c.srv.App.Log().Warn("closing a FastCGI connection", "remote", c.nc.RemoteAddr().String(), "error", err)
 			}
 			fail(err)
 			return
@@ -165,7 +165,7 @@ func (c *fcgiConn) readLoop() {
 			role, flags, err := fcgi.ParseBeginRequest(rec.Content)
 			switch {
 			case err != nil:
-				c.srv.App.log.Warn("closing a FastCGI connection", "remote", c.nc.RemoteAddr().String(), "error", err)
+				c.srv.App.Log().Warn("closing a FastCGI connection", "remote", c.nc.RemoteAddr().String(), "error", err)
 				fail(err)
 				return
 			case active:
@@ -194,7 +194,7 @@ func (c *fcgiConn) readLoop() {
 			if len(rec.Content) > 0 {
 				if len(cur.params)+len(rec.Content) > maxParams {
 					err := errors.New("CGI variables larger than 1 MiB")
-					c.srv.App.log.Warn("closing a FastCGI connection", "remote", c.nc.RemoteAddr().String(), "error", err)
+					c.srv.App.Log().Warn("closing a FastCGI connection", "remote", c.nc.RemoteAddr().String(), "error", err)
 					fail(err)
 					return
 				}
@@ -237,7 +237,7 @@ func (c *fcgiConn) management(rec fcgi.Record) {
 	if err != nil {
 		return
 	}
-	opts := c.srv.App.opts
+	opts := c.srv.App.Options()
 	var out []byte
 	for _, n := range names {
 		switch string(n[0]) {
@@ -269,27 +269,21 @@ func (c *fcgiConn) endRequest(id uint16, protocolStatus uint8) error {
 // another.
 func (c *fcgiConn) exchange(ex *fcgiExchange) bool {
 	a := c.srv.App
-	r := a.getRequest()
-	defer a.putRequest(r)
-	r.sink = ex
-	ex.r = r
-	r.stamp()
+	r := a.Begin(ex, nil)
 
 	var err error
 	c.pairs, err = fcgi.ParseParams(ex.params, c.pairs[:0])
-	var req cgiRequest
+	status, length := 400, core.BodyAbsent
 	if err != nil {
-		a.log.Warn("malformed FastCGI variables", "remote", c.nc.RemoteAddr().String(), "error", err)
-		req.status = 400
+		a.Log().Warn("malformed FastCGI variables", "remote", c.nc.RemoteAddr().String(), "error", err)
 	} else {
-		req = r.environFromCGI(c.pairs, c.local)
+		status, length = r.EnvironFromCGI(c.pairs, c.local)
 	}
-	if req.status == 0 && req.length == noBody && !ex.stdinEnded() {
-		// No CONTENT_LENGTH, but a body: read to its end (setBody).
-		req.length = unknownBody
+	if status == 0 && length == core.BodyAbsent && !ex.stdinEnded() {
+		// No CONTENT_LENGTH, but a body: read to its end (SetBody).
+		length = core.BodyUnknown
 	}
-	r.runCGI(req, ex)
-	a.access.log(r)
+	ending := r.Serve(status, ex, length, false)
 	close(ex.done) // the reader drops what is left of its stdin
 
 	switch {
@@ -297,7 +291,7 @@ func (c *fcgiConn) exchange(ex *fcgiExchange) bool {
 		return false
 	case ex.wasAborted():
 		// The front server gave up on it: it only waits for the end.
-	case r.clientGone || r.closeConn:
+	case ending != core.Open:
 		// Cut short (an error after the head, a timeout): closing
 		// without an end-request record tells the front server the
 		// response is incomplete.
@@ -371,9 +365,9 @@ func (ex *fcgiExchange) Read(p []byte) (int, error) {
 
 // The sink side: a CGI response in stdout records.
 
-func (ex *fcgiExchange) writeHead(h *responseHead, length int64) error {
+func (ex *fcgiExchange) WriteHead(h *core.ResponseHead) error {
 	b := append(ex.head[:0], "Status: "...)
-	b = appendCGIHead(append(b, h.line...), h, length)
+	b = appendCGIHead(append(b, h.Line...), h)
 	ex.head = b
 	return ex.stdout(b, nil, false)
 }
@@ -381,19 +375,19 @@ func (ex *fcgiExchange) writeHead(h *responseHead, length int64) error {
 // appendCGIHead appends the rest of a CGI response head after its status
 // line: the headers, a Content-Length when the length is known and the
 // application gave none, and the blank line.
-func appendCGIHead(b []byte, h *responseHead, length int64) []byte {
+func appendCGIHead(b []byte, h *core.ResponseHead) []byte {
 	b = append(b, "\r\n"...)
-	for _, f := range h.fields {
+	for _, f := range h.Fields {
 		b = append(append(append(append(b, f[0]...), ": "...), f[1]...), "\r\n"...)
 	}
-	if length >= 0 && h.declared < 0 {
-		b = strconv.AppendInt(append(b, "Content-Length: "...), length, 10)
+	if h.Length >= 0 && h.Declared < 0 {
+		b = strconv.AppendInt(append(b, "Content-Length: "...), h.Length, 10)
 		b = append(b, "\r\n"...)
 	}
 	return append(b, "\r\n"...)
 }
 
-func (ex *fcgiExchange) writeBody(a, b []byte, flush bool) error {
+func (ex *fcgiExchange) WriteBody(a, b []byte, flush bool) error {
 	return ex.stdout(a, b, flush)
 }
 
@@ -420,8 +414,8 @@ func (ex *fcgiExchange) stdout(a, b []byte, flush bool) error {
 
 // sendFile copies the file into stdout records: the framing rules out
 // sendfile(2).
-func (ex *fcgiExchange) sendFile(fd int, off, n int64) (int64, error) {
-	return copyFileRange(fcgiBodyWriter{ex}, fd, off, n)
+func (ex *fcgiExchange) SendFile(fd int, off, n int64) (int64, error) {
+	return core.WriteFileRange(fcgiBodyWriter{ex}, fd, off, n)
 }
 
 type fcgiBodyWriter struct{ ex *fcgiExchange }
@@ -433,10 +427,10 @@ func (w fcgiBodyWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (ex *fcgiExchange) end() error { return nil }
+func (ex *fcgiExchange) End() error { return nil }
 
-// abort sends what was written and closes the connection.
-func (ex *fcgiExchange) abort() {
+// Abort sends what was written and closes the connection.
+func (ex *fcgiExchange) Abort() {
 	c := ex.c
 	c.wmu.Lock()
 	c.bw.Flush()

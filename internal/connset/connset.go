@@ -1,4 +1,8 @@
-package gowsgi
+// Package connset is the listening side every server shares (the
+// HTTP/1.1 engine, the FastCGI and uwsgi gateways): the accept loops, the
+// connections open, and a graceful Shutdown that lets the requests in
+// progress finish.
+package connset
 
 import (
 	"context"
@@ -12,28 +16,28 @@ import (
 	"time"
 )
 
-// trackedConn is a connection a server keeps track of for Shutdown.
-type trackedConn interface {
+// Conn is a connection a server keeps track of for Shutdown.
+type Conn interface {
 	comparable
-	// closeIfIdle closes the connection if it waits for a request.
-	closeIfIdle()
-	// closeNow closes it whatever it does: Shutdown's deadline passed.
-	closeNow()
+	// CloseIfIdle closes the connection if it waits for a request.
+	CloseIfIdle()
+	// CloseNow closes it whatever it does: Shutdown's deadline passed.
+	CloseNow()
 }
 
-// connSet is the listening side every server shares (Server, the FastCGI
+// Set is the listening side every server shares (Server, the FastCGI
 // and uwsgi servers): the accept loops, the connections open, and a
 // graceful Shutdown that lets the requests in progress finish.
-type connSet[C trackedConn] struct {
+type Set[C Conn] struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[C]struct{}
-	closing   atomic.Bool
-	accepting sync.WaitGroup // serve loops running
+	closing   atomic.Bool    // Shutdown began
+	accepting sync.WaitGroup // Serve loops running
 	done      chan struct{}  // the last connection went, during Shutdown
 }
 
-func (s *connSet[C]) init() {
+func (s *Set[C]) Init() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns == nil {
@@ -43,13 +47,13 @@ func (s *connSet[C]) init() {
 	}
 }
 
-// serve accepts connections on ln until shutdown: open makes each one's
+// Serve accepts connections on ln until shutdown: open makes each one's
 // state, run serves it on its own goroutine.
-func (s *connSet[C]) serve(ln net.Listener, log *slog.Logger, open func(net.Conn) C, run func(C)) error {
-	if !s.listen(ln) {
+func (s *Set[C]) Serve(ln net.Listener, log *slog.Logger, open func(net.Conn) C, run func(C)) error {
+	if !s.Listen(ln) {
 		return ErrServerClosed
 	}
-	defer s.unlisten(ln)
+	defer s.Unlisten(ln)
 
 	var backoff time.Duration
 	for {
@@ -73,14 +77,14 @@ func (s *connSet[C]) serve(ln net.Listener, log *slog.Logger, open func(net.Conn
 		// (its client already sent its request, maybe): shutdown waits for
 		// this loop before it counts the connections.
 		c := open(nc)
-		s.track(c)
+		s.Track(c)
 		go func() {
-			defer s.forget(c)
+			defer s.Forget(c)
 			// One broken connection must not take the process down.
 			defer func() {
 				if v := recover(); v != nil {
 					log.Error("panic serving a connection", "remote", nc.RemoteAddr().String(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-					c.closeNow()
+					c.CloseNow()
 				}
 			}()
 			run(c)
@@ -88,10 +92,10 @@ func (s *connSet[C]) serve(ln net.Listener, log *slog.Logger, open func(net.Conn
 	}
 }
 
-// listen records a listener, which shutdown closes; false if shutdown
+// Listen records a listener, which shutdown closes; false if shutdown
 // began.
-func (s *connSet[C]) listen(ln net.Listener) bool {
-	s.init()
+func (s *Set[C]) Listen(ln net.Listener) bool {
+	s.Init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
@@ -102,22 +106,22 @@ func (s *connSet[C]) listen(ln net.Listener) bool {
 	return true
 }
 
-// unlisten is the end of a listener's accepting.
-func (s *connSet[C]) unlisten(ln net.Listener) {
+// Unlisten is the end of a listener's accepting.
+func (s *Set[C]) Unlisten(ln net.Listener) {
 	s.mu.Lock()
 	delete(s.listeners, ln)
 	s.mu.Unlock()
 	s.accepting.Done()
 }
 
-// track records a connection accepted.
-func (s *connSet[C]) track(c C) {
+// Track records a connection accepted.
+func (s *Set[C]) Track(c C) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 }
 
-func (s *connSet[C]) forget(c C) {
+func (s *Set[C]) Forget(c C) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	empty := len(s.conns) == 0
@@ -130,12 +134,12 @@ func (s *connSet[C]) forget(c C) {
 	}
 }
 
-// shutdown stops accepting, closes idle connections, and waits for the
+// Shutdown stops accepting, closes idle connections, and waits for the
 // requests in progress to finish; their connections close after the
 // response. When ctx ends first, the remaining connections are closed and
 // ctx's error returned.
-func (s *connSet[C]) shutdown(ctx context.Context) error {
-	s.init()
+func (s *Set[C]) Shutdown(ctx context.Context) error {
+	s.Init()
 	s.mu.Lock()
 	s.closing.Store(true)
 	for ln := range s.listeners {
@@ -149,7 +153,7 @@ func (s *connSet[C]) shutdown(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		for c := range s.conns {
-			c.closeIfIdle()
+			c.CloseIfIdle()
 		}
 		n := len(s.conns)
 		s.mu.Unlock()
@@ -160,7 +164,7 @@ func (s *connSet[C]) shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			s.mu.Lock()
 			for c := range s.conns {
-				c.closeNow()
+				c.CloseNow()
 			}
 			s.mu.Unlock()
 			return ctx.Err()
@@ -170,12 +174,28 @@ func (s *connSet[C]) shutdown(ctx context.Context) error {
 	}
 }
 
-// count is the number of connections open.
-func (s *connSet[C]) count() int {
+// Count is the number of connections open.
+func (s *Set[C]) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
 }
+
+// StartClosing marks Shutdown begun, before the caller's own first steps
+// (a server whose listeners are not Serve's: their connections answer with
+// Connection: close from now on).
+func (s *Set[C]) StartClosing() { s.closing.Store(true) }
+
+// Closing says whether Shutdown began.
+func (s *Set[C]) Closing() bool { return s.closing.Load() }
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("gowsgi: server closed")
+
+// FreshGrace is how long Shutdown lets a connection that has sent nothing
+// yet send its first request: its client, having just connected, is
+// sending it, and would not retry on a connection it never used.
+const FreshGrace = time.Second
 
 func isTemporaryAccept(err error) bool {
 	var t interface{ Temporary() bool }

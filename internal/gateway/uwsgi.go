@@ -1,4 +1,4 @@
-package gowsgi
+package gateway
 
 import (
 	"bufio"
@@ -8,16 +8,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/core"
 	"github.com/gowsgi/gowsgi/internal/uwsgi"
 )
 
-// UWSGIServer serves an App over the uwsgi protocol, as nginx's uwsgi_pass
+// UWSGI serves an App over the uwsgi protocol, as nginx's uwsgi_pass
 // (and Apache's mod_proxy_uwsgi) speak it: one request per connection, its
-// CGI variables in a packet (see environFromCGI), the body after it as
+// CGI variables in a packet (see EnvironFromCGI), the body after it as
 // long as CONTENT_LENGTH says, and the response in plain HTTP/1.1 ended by
 // closing the connection.
-type UWSGIServer struct {
-	App *App
+type UWSGI struct {
+	App *core.App
 	// HeaderTimeout bounds the time to receive the request packet
 	// (default 30s).
 	HeaderTimeout time.Duration
@@ -30,7 +31,7 @@ type UWSGIServer struct {
 }
 
 // Serve accepts uwsgi connections on ln until Shutdown.
-func (s *UWSGIServer) Serve(ln net.Listener) error {
+func (s *UWSGI) Serve(ln net.Listener) error {
 	s.once.Do(func() {
 		if s.HeaderTimeout <= 0 {
 			s.HeaderTimeout = 30 * time.Second
@@ -39,14 +40,14 @@ func (s *UWSGIServer) Serve(ln net.Listener) error {
 			s.IOTimeout = 60 * time.Second
 		}
 	})
-	return s.gw.serve(ln, s.App.log, s.serveConn)
+	return s.gw.serve(ln, s.App.Log(), s.serveConn)
 }
 
 // Shutdown stops accepting, closes connections that sent no request, and
 // waits for the requests in progress to finish, or for ctx to end.
-func (s *UWSGIServer) Shutdown(ctx context.Context) error { return s.gw.shutdown(ctx) }
+func (s *UWSGI) Shutdown(ctx context.Context) error { return s.gw.shutdown(ctx) }
 
-func (s *UWSGIServer) serveConn(gc *gatewayConn) {
+func (s *UWSGI) serveConn(gc *gatewayConn) {
 	a := s.App
 	nc := gc.nc
 	u := &uwsgiConn{srv: s, nc: nc, br: bufio.NewReaderSize(nc, readBufSize)}
@@ -56,7 +57,7 @@ func (s *UWSGIServer) serveConn(gc *gatewayConn) {
 	_, vars, err := uwsgi.ReadRequest(u.br, buf, nil)
 	if err != nil {
 		if err != io.EOF {
-			a.log.Warn("closing a uwsgi connection", "remote", nc.RemoteAddr().String(), "error", err)
+			a.Log().Warn("closing a uwsgi connection", "remote", nc.RemoteAddr().String(), "error", err)
 		}
 		return
 	}
@@ -65,30 +66,24 @@ func (s *UWSGIServer) serveConn(gc *gatewayConn) {
 	}
 	defer s.gw.finish(gc)
 
-	r := a.getRequest()
-	defer a.putRequest(r)
-	r.sink = u
-	u.req = r
-	r.stamp()
-	req := r.environFromCGI(vars, localAddr(nc))
+	r := a.Begin(u, nil)
+	status, length := r.EnvironFromCGI(vars, localAddr(nc))
 	var body io.Reader
-	if req.length > 0 {
-		u.body.c, u.body.n = u, req.length
+	if length > 0 {
+		u.body.c, u.body.n = u, length
 		body = &u.body
 	}
-	r.runCGI(req, body)
-	a.access.log(r)
+	r.Serve(status, body, length, false)
 	u.bw.Flush()
 }
 
 // uwsgiConn is the connection of one uwsgi request, and the sink of its
 // response.
 type uwsgiConn struct {
-	srv  *UWSGIServer
+	srv  *UWSGI
 	nc   net.Conn
 	br   *bufio.Reader
 	bw   *bufio.Writer
-	req  *request
 	body uwsgiBody
 	head []byte
 }
@@ -115,15 +110,15 @@ func (b *uwsgiBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (u *uwsgiConn) writeHead(h *responseHead, length int64) error {
+func (u *uwsgiConn) WriteHead(h *core.ResponseHead) error {
 	b := append(u.head[:0], "HTTP/1.1 "...)
-	b = appendCGIHead(append(b, h.line...), h, length)
+	b = appendCGIHead(append(b, h.Line...), h)
 	u.head = b
 	_, err := u.bw.Write(b)
 	return err
 }
 
-func (u *uwsgiConn) writeBody(a, b []byte, flush bool) error {
+func (u *uwsgiConn) WriteBody(a, b []byte, flush bool) error {
 	if _, err := u.bw.Write(a); err != nil {
 		return err
 	}
@@ -136,17 +131,17 @@ func (u *uwsgiConn) writeBody(a, b []byte, flush bool) error {
 	return nil
 }
 
-func (u *uwsgiConn) sendFile(fd int, off, n int64) (int64, error) {
+func (u *uwsgiConn) SendFile(fd int, off, n int64) (int64, error) {
 	if err := u.bw.Flush(); err != nil {
 		return 0, err
 	}
-	return copyFileRange(deadlineConn{u.nc, u.srv.IOTimeout}, fd, off, n)
+	return core.WriteFileRange(deadlineConn{u.nc, u.srv.IOTimeout}, fd, off, n)
 }
 
-// end: the response ends when the connection closes.
-func (u *uwsgiConn) end() error { return u.bw.Flush() }
+// End: the response ends when the connection closes.
+func (u *uwsgiConn) End() error { return u.bw.Flush() }
 
-func (u *uwsgiConn) abort() {
+func (u *uwsgiConn) Abort() {
 	u.bw.Flush()
 	u.nc.Close()
 }

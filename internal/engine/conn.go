@@ -1,7 +1,4 @@
-package gowsgi
-
-// #include "gowsgi.h"
-import "C"
+package engine
 
 import (
 	"bufio"
@@ -19,6 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gowsgi/gowsgi/internal/connset"
+	"github.com/gowsgi/gowsgi/internal/core"
 	"github.com/gowsgi/gowsgi/internal/h1"
 )
 
@@ -28,11 +27,10 @@ import (
 // request to the pool, and, on the Python thread that ran it, is the sink
 // of its response and takes the connection's next step.
 type conn struct {
-	srv  *Server
-	loop *loop
-	sk   sock
+	srv *Server
+	sk  sock
 
-	// state says who owns the connection: the loop (connIdle: it waits
+	// state says who owns the connection: the Poller (connIdle: it waits
 	// for its client, and an event makes the harvester its owner), or
 	// whoever works on it (connBusy). connBusyPending: an event came while
 	// it was busy, so its owner looks again before it goes idle.
@@ -47,12 +45,11 @@ type conn struct {
 	bw        *bufio.Writer
 	aside     *os.File // while a goroutine of its own reads a chunked body
 
-	hreq    h1.Request
-	path    []byte // the decoded path, reused
-	scratch []byte // joined header values, reused
+	hreq h1.Request
+	peer core.Peer
 
 	// The exchange in progress.
-	req      *request
+	req      *core.Request
 	minor    int  // HTTP/1.minor of the request
 	chunked  bool // the response body is chunked
 	closing  bool // close after this response
@@ -61,12 +58,10 @@ type conn struct {
 	cont     continueReader
 	bodyDone func() bool // whether the request body was read to its end
 
-	remoteIP, remotePort string
-	localName, localPort string
-	lowWater             bool        // TCP_NOTSENT_LOWAT is set
-	fresh                atomic.Bool // no request yet: Shutdown gives it freshGrace
-	graced               bool        // Shutdown gave it that window already
-	closingIdle          atomic.Bool // Shutdown is closing it
+	lowWater    bool        // TCP_NOTSENT_LOWAT is set
+	fresh       atomic.Bool // no request yet: Shutdown gives it connset.FreshGrace
+	graced      bool        // Shutdown gave it that window already
+	closingIdle atomic.Bool // Shutdown is closing it
 }
 
 const (
@@ -84,43 +79,41 @@ const (
 )
 
 func newConn(s *Server, fd int, remote unix.Sockaddr) *conn {
-	c := &conn{srv: s, loop: s.App.pool.loop, sk: sock{fd: fd}, rbuf: make([]byte, readBufSize)}
+	c := &conn{srv: s, sk: sock{fd: fd}, rbuf: make([]byte, readBufSize)}
 	c.state.Store(connBusy) // its opener's
 	c.bw = bufio.NewWriterSize(sockWriter{c}, writeBufSize)
-	c.remoteIP, c.remotePort = splitHostPort(sockaddrString(remote))
-	if len(c.remoteIP) > 1 && c.remoteIP[0] == '[' {
-		c.remoteIP = c.remoteIP[1 : len(c.remoteIP)-1]
-	}
+	p := &c.peer
+	p.RemoteIP, p.RemotePort = core.SplitRemote(sockaddrString(remote))
 	if _, unixSocket := remote.(*unix.SockaddrUnix); unixSocket || remote == nil {
-		c.remoteIP, c.remotePort = "", ""
+		p.RemoteIP, p.RemotePort = "", ""
 		if local, err := unix.Getsockname(fd); err == nil {
 			if a, ok := local.(*unix.SockaddrUnix); ok {
-				c.localName = a.Name
+				p.LocalName = a.Name
 			}
 		}
 	} else {
 		c.sk.setInt(unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		if local, err := unix.Getsockname(fd); err == nil {
-			c.localName, c.localPort = splitHostPort(sockaddrString(local))
+			p.LocalName, p.LocalPort = core.SplitHostPort(sockaddrString(local))
 		}
 	}
 	c.length.c = c
 	c.cont.c = c
 	c.fresh.Store(true)
-	c.headSince = monotonic()
+	c.headSince = core.Monotonic()
 	return c
 }
 
 // sockWriter is the buffered writer's way to the socket.
 type sockWriter struct{ c *conn }
 
-func (w sockWriter) Write(p []byte) (int, error) { return w.c.sk.write(p, w.c.srv.IOTimeout) }
+func (w sockWriter) Write(p []byte) (int, error) { return w.c.sk.write(p, w.c.srv.cfg.IOTimeout) }
 
 // own makes the caller the owner of an idle connection; false if it is busy.
 func (c *conn) own() bool { return c.state.CompareAndSwap(connIdle, connBusy) }
 
-// ready is the loop's news that the client sent something or left.
-func (c *conn) ready() {
+// Ready is the Poller's news that the client sent something or left.
+func (c *conn) Ready() {
 	for {
 		switch c.state.Load() {
 		case connIdle:
@@ -138,7 +131,7 @@ func (c *conn) ready() {
 	}
 }
 
-// toIdle gives the connection back to the loop. It reports false if an
+// toIdle gives the connection back to the Poller. It reports false if an
 // event came meanwhile: the caller, still its owner, looks again.
 func (c *conn) toIdle() bool {
 	for {
@@ -159,7 +152,7 @@ func (c *conn) toIdle() bool {
 func (c *conn) serveNext() {
 	defer c.recoverPanic()
 	if r := c.advance(); r != nil {
-		c.srv.App.pool.submit(r)
+		r.Submit()
 	}
 }
 
@@ -173,13 +166,12 @@ func (c *conn) recoverPanic() {
 	if v == nil {
 		return
 	}
-	a := c.srv.App
-	a.log.Error("panic serving a connection", "remote", c.remoteIP, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-	c.broken()
+	c.srv.app.Log().Error("panic serving a connection", "remote", c.peer.RemoteIP, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	c.Broken()
 }
 
-// broken ends a connection whose exchange panicked.
-func (c *conn) broken() {
+// Broken ends a connection whose exchange panicked.
+func (c *conn) Broken() {
 	defer func() {
 		if recover() != nil {
 			c.sk.close() // the connection cannot even be closed cleanly
@@ -187,32 +179,27 @@ func (c *conn) broken() {
 	}()
 	if r := c.req; r != nil {
 		c.req = nil
-		r.abandon()
-		c.srv.App.putRequest(r)
+		r.Abandon()
+		r.End()
 	}
 	c.closing = true
 	c.close()
 }
 
-// freshGrace is how long Shutdown lets a connection that has sent nothing
-// yet send its first request: its client, having just connected, is
-// sending it, and would not retry on a connection it never used.
-const freshGrace = time.Second
-
-// closeIfIdle closes the connection if it waits for a request (Shutdown).
+// CloseIfIdle closes the connection if it waits for a request (Shutdown).
 // Kept-alive connections close at once (a client retries a request on a
-// connection it reused); a fresh one gets freshGrace to send its request,
+// connection it reused); a fresh one gets connset.FreshGrace to send its request,
 // which is then answered and closes it. Shutdown calls it under its lock:
 // the closing happens aside.
-func (c *conn) closeIfIdle() {
+func (c *conn) CloseIfIdle() {
 	if c.state.Load() != connIdle || c.closingIdle.Load() {
 		return
 	}
 	if c.fresh.Load() {
-		// The loop's deadline sweep closes it if no request comes.
+		// The Poller's deadline sweep closes it if no request comes.
 		if !c.graced {
 			c.graced = true
-			c.deadline.Store(monotonic() + int64(freshGrace))
+			c.deadline.Store(core.Monotonic() + int64(connset.FreshGrace))
 		}
 		return
 	}
@@ -226,9 +213,9 @@ func (c *conn) closeIfIdle() {
 	}()
 }
 
-// closeNow ends the connection whatever it does: Shutdown's deadline
+// CloseNow ends the connection whatever it does: Shutdown's deadline
 // passed. Its owner's operations fail, and it closes it.
-func (c *conn) closeNow() {
+func (c *conn) CloseNow() {
 	c.sk.abort()
 	go func() {
 		if c.own() {
@@ -237,27 +224,31 @@ func (c *conn) closeNow() {
 	}()
 }
 
-// expire closes an idle connection past its deadline; the caller owns it.
-func (c *conn) expire() { c.close() }
+// Sweep closes the connection if it is idle past its deadline.
+func (c *conn) Sweep(now int64) {
+	if d := c.deadline.Load(); d != 0 && now > d && c.own() {
+		c.close()
+	}
+}
 
 // close ends the connection; the caller owns it.
 func (c *conn) close() {
-	c.flush() // whatever response is still buffered
-	c.loop.forget(c)
+	c.flush()                              // whatever response is still buffered
+	c.srv.poller.Forget(c.sk.fd, c, false) // before the number is free
 	c.sk.close()
-	c.srv.set.forget(c)
+	c.srv.set.Forget(c)
 }
 
 // advance reads and parses what the client sent and returns its next
 // request once that is complete, the connection busy for it. Otherwise it
 // answers what it refuses, closes the connection when it ends, or leaves it
-// idle in the loop, waiting for more. The caller owns the connection.
-func (c *conn) advance() *request {
-	lim := c.srv.Limits
+// idle in the Poller, waiting for more. The caller owns the connection.
+func (c *conn) advance() *core.Request {
+	lim := c.srv.cfg.Limits
 	for {
 		if pending := c.w - c.r; pending > 0 && c.need == 0 {
 			if c.headSince == 0 {
-				c.headSince = coarseNow()
+				c.headSince = core.CoarseNow()
 			}
 			end, next := h1.HeadEnd(c.rbuf[c.r:c.w], c.scan)
 			if end >= 0 {
@@ -340,9 +331,9 @@ func (c *conn) makeRoom(lim h1.Limits) {
 func (c *conn) setDeadline() {
 	switch {
 	case c.headSince != 0:
-		c.deadline.Store(c.headSince + int64(c.srv.HeaderTimeout))
+		c.deadline.Store(c.headSince + int64(c.srv.cfg.HeaderTimeout))
 	default:
-		c.deadline.Store(coarseNow() + int64(c.srv.KeepAlive))
+		c.deadline.Store(core.CoarseNow() + int64(c.srv.cfg.KeepAlive))
 	}
 }
 
@@ -356,15 +347,15 @@ func (c *conn) refuse(err error) {
 
 // reject answers a request the server refuses to run.
 func (c *conn) reject(e *h1.Error) {
-	if c.srv.App.log.Enabled(context.Background(), slog.LevelDebug) {
-		c.srv.App.log.Debug("refused request", "remote", c.remoteIP, "status", e.Status, "reason", e.Reason)
+	if log := c.srv.app.Log(); log.Enabled(context.Background(), slog.LevelDebug) {
+		log.Debug("refused request", "remote", c.peer.RemoteIP, "status", e.Status, "reason", e.Reason)
 	}
 	status := strconv.Itoa(e.Status) + " " + http.StatusText(e.Status)
 	body := status + ": " + e.Reason + "\n"
 	c.bw.WriteString("HTTP/1.1 " + status + "\r\n")
 	c.bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n")
 	c.bw.WriteString("Connection: close\r\nDate: ")
-	c.bw.Write(httpDate())
+	c.bw.Write(core.HTTPDate())
 	c.bw.WriteString("\r\n\r\n" + body)
 	c.flush()
 }
@@ -373,35 +364,30 @@ func (c *conn) reject(e *h1.Error) {
 // It returns the request to run; or nil and whether the connection goes
 // on: false when it closed or a goroutine reads the body aside, true when
 // more bytes are needed first or the request was answered here (a 4xx).
-func (c *conn) begin(n int) (*request, bool) {
+func (c *conn) begin(n int) (*core.Request, bool) {
 	hreq := &c.hreq
-	if _, err := h1.Parse(c.rbuf[c.r:c.r+n], hreq, c.srv.Limits); err != nil {
+	if _, err := h1.Parse(c.rbuf[c.r:c.r+n], hreq, c.srv.cfg.Limits); err != nil {
 		c.refuse(err)
 		return nil, false
 	}
 	// A small body is read before the application runs, from the buffer:
 	// a slow client then holds no Python thread.
-	if cl := hreq.ContentLength; cl > 0 && cl <= preloadMax && !hreq.ExpectContinue && c.w-c.r < n+int(cl) {
+	if cl := hreq.ContentLength; cl > 0 && cl <= core.PreloadMax && !hreq.ExpectContinue && c.w-c.r < n+int(cl) {
 		c.need = n + int(cl)
 		return nil, true
 	}
 	c.need = 0
 	c.scan = 0
 	c.headSince = 0
-	a := c.srv.App
-	r := a.getRequest()
-	r.sink, r.owner = c, c
+	r := c.srv.app.Begin(c, c)
 	c.req = r
 	c.fresh.Store(false)
 	c.deadline.Store(0)
-	r.stamp()
 	c.minor = hreq.Minor
-	c.closing = hreq.Close || c.srv.set.closing.Load()
+	c.closing = hreq.Close || c.srv.set.Closing()
 	c.chunked = false
-	r.isHead = string(hreq.Method) == "HEAD"
 
-	status := c.environ(r)
-	afterEnviron.run(r)
+	status := r.EnvironFromH1(hreq, &c.peer)
 	c.r += n // the head stays intact until the environ is built
 	if status == 400 {
 		c.closing = true
@@ -414,9 +400,7 @@ func (c *conn) begin(n int) (*request, bool) {
 		return nil, false
 	}
 	if status == 0 {
-		var err error
-		if status, err = r.setBody(body, length, hreq.ExpectContinue); status != 0 {
-			a.log.Info("rejected request body", "request", r.describe(), "error", err)
+		if status = r.SetBody(body, length, hreq.ExpectContinue); status != 0 {
 			c.closing = true
 		}
 	}
@@ -426,41 +410,40 @@ func (c *conn) begin(n int) (*request, bool) {
 	if c.bodyDone != nil && !c.bodyDone() {
 		c.closing = true // its body is not read here
 	}
-	r.respond(status, http.StatusText(status))
+	r.Refuse(status)
 	return nil, c.tail(r)
 }
 
 // spoolAside reads a chunked body to its end on a goroutine of its own,
 // then queues the request.
-func (c *conn) spoolAside(r *request, body io.Reader) {
+func (c *conn) spoolAside(r *core.Request, body io.Reader) {
 	f, err := c.sk.aside()
 	status := 400
 	if err == nil {
 		c.aside = f
-		status, err = r.setBody(body, unknownBody, c.hreq.ExpectContinue)
+		status = r.SetBody(body, core.BodyUnknown, c.hreq.ExpectContinue)
 		c.aside = nil
 		f.Close()
 	}
 	if status == 0 {
-		c.srv.App.pool.submit(r)
+		r.Submit()
 		return
 	}
-	c.srv.App.log.Info("rejected request body", "request", r.describe(), "error", err)
 	c.closing = true
-	r.respond(status, http.StatusText(status))
+	r.Refuse(status)
 	if c.tail(r) {
 		c.serveNext()
 	}
 }
 
-// finished completes an exchange once the pool is through with it.
-func (c *conn) finished(r *request) *request {
+// Finished completes an exchange once the pool is through with it.
+func (c *conn) Finished(r *core.Request) *core.Request {
 	if !c.tail(r) {
 		return nil
 	}
-	// With nothing buffered, the connection waits in the loop: reading
+	// With nothing buffered, the connection waits in the Poller: reading
 	// now would find nothing (the client sends its next request once it
-	// has this response), and the loop says when something comes.
+	// has this response), and the Poller says when something comes.
 	if c.r == c.w && c.flush() == nil {
 		c.setDeadline()
 		if c.toIdle() {
@@ -470,22 +453,15 @@ func (c *conn) finished(r *request) *request {
 	return c.advance()
 }
 
-// tail is the end of an exchange: the 503 of a request the pool refused,
-// the access log, what the application left of the request body. It
-// reports whether the connection carries another request; if not, it is
-// closed.
-func (c *conn) tail(r *request) bool {
-	a := c.srv.App
-	if r.serveErr != nil {
-		a.log.Warn("request not served", "request", r.describe(), "reason", r.serveErr)
-		r.respond(503, "Service Unavailable", [2]string{"Retry-After", "1"})
-	}
-	a.access.log(r)
-	c.setLowWater(false)
-	keep := !(r.clientGone || r.closeConn || c.closing) && c.drainBody()
+// tail is the end of an exchange (core's End: the 503 of a request the
+// pool refused, the access log) and of what the application left of the
+// request body. It reports whether the connection carries another
+// request; if not, it is closed.
+func (c *conn) tail(r *core.Request) bool {
+	ending := r.End()
 	c.req = nil
-	a.putRequest(r)
-	if !keep || c.srv.set.closing.Load() {
+	c.setLowWater(false)
+	if ending != core.Open || c.closing || c.srv.set.Closing() || !c.drainBody() {
 		c.close()
 		return false
 	}
@@ -501,7 +477,7 @@ func (c *conn) requestBody() (io.Reader, int64) {
 	switch {
 	case hreq.Chunked:
 		c.chunk.Reset(c)
-		body, length = &c.chunk, unknownBody
+		body, length = &c.chunk, core.BodyUnknown
 		c.bodyDone = c.chunk.Done
 	case hreq.ContentLength > 0:
 		c.length.n = hreq.ContentLength
@@ -510,7 +486,7 @@ func (c *conn) requestBody() (io.Reader, int64) {
 	case hreq.ContentLength == 0:
 		return nil, 0
 	default:
-		return nil, noBody
+		return nil, core.BodyAbsent
 	}
 	if hreq.ExpectContinue {
 		c.cont.src, c.cont.pending = body, true
@@ -536,88 +512,6 @@ func (c *conn) drainBody() bool {
 	}
 	n, err := io.Copy(io.Discard, io.LimitReader(src, drainMax))
 	return err == nil && n < drainMax && c.bodyDone()
-}
-
-// environ fills the environ of the parsed request. It returns 0, or the
-// status to answer instead of running the application.
-func (c *conn) environ(r *request) int {
-	hreq := &c.hreq
-	setVar(r, C.GW_K_REQUEST_METHOD, hreq.Method)
-	var ok bool
-	if c.path, ok = h1.AppendUnescaped(c.path[:0], hreq.Path); !ok {
-		return 400
-	}
-	if !setPath(r, c.path) {
-		return 404
-	}
-	setVar(r, C.GW_K_QUERY_STRING, hreq.Query)
-	setVar(r, C.GW_K_REQUEST_URI, hreq.Target)
-	setVar(r, C.GW_K_RAW_URI, hreq.Target)
-	setVar(r, C.GW_K_SERVER_PROTOCOL, hreq.Proto)
-	setVar(r, C.GW_K_REMOTE_ADDR, c.remoteIP)
-	setVar(r, C.GW_K_REMOTE_PORT, c.remotePort)
-	https, ok := c.srv.App.proxy.engineScheme(hreq.Fields, c.remoteIP, false)
-	if !ok {
-		return 400 // trusted scheme headers that disagree (proxy.go)
-	}
-	setScheme(r, https)
-	setServer(r, hreq.Host, c.localName, c.localPort, https)
-	if hreq.Host != nil {
-		setVar(r, C.GW_K_HTTP_HOST, hreq.Host)
-	}
-	fields := hreq.Fields
-	for i := range fields {
-		name := fields[i].Name
-		// Host is set above; the body's framing is the server's business:
-		// the application sees the decoded body and its CONTENT_LENGTH.
-		if h1.EqualFold(name, "host") || h1.EqualFold(name, "content-length") ||
-			h1.EqualFold(name, "transfer-encoding") || repeatedBefore(fields, i) {
-			continue
-		}
-		value := c.joinedValue(fields, i)
-		if h1.EqualFold(name, "content-type") {
-			setVar(r, C.GW_K_CONTENT_TYPE, value)
-		} else {
-			setHeader(r, name, value)
-		}
-	}
-	return 0
-}
-
-// repeatedBefore reports whether field i's name appeared earlier.
-func repeatedBefore(fields []h1.Field, i int) bool {
-	for j := 0; j < i; j++ {
-		if len(fields[j].Name) == len(fields[i].Name) && h1.EqualFoldBytes(fields[j].Name, fields[i].Name) {
-			return true
-		}
-	}
-	return false
-}
-
-// joinedValue is field i's value, joined with the values of later fields
-// of the same name: ", " between them, "; " for Cookie (RFC 9110 5.3,
-// RFC 6265 5.4).
-func (c *conn) joinedValue(fields []h1.Field, i int) []byte {
-	joined := false
-	for j := i + 1; j < len(fields); j++ {
-		if !h1.EqualFoldBytes(fields[j].Name, fields[i].Name) {
-			continue
-		}
-		if !joined {
-			c.scratch = append(c.scratch[:0], fields[i].Value...)
-			joined = true
-		}
-		if h1.EqualFold(fields[i].Name, "cookie") {
-			c.scratch = append(c.scratch, "; "...)
-		} else {
-			c.scratch = append(c.scratch, ", "...)
-		}
-		c.scratch = append(c.scratch, fields[j].Value...)
-	}
-	if joined {
-		return c.scratch
-	}
-	return fields[i].Value
 }
 
 // Read and ReadByte serve the body readers from the connection's buffer,
@@ -665,10 +559,10 @@ func (c *conn) fill() error {
 
 func (c *conn) readSocket(p []byte) (int, error) {
 	if c.aside != nil {
-		c.aside.SetReadDeadline(time.Now().Add(c.srv.IOTimeout))
+		c.aside.SetReadDeadline(time.Now().Add(c.srv.cfg.IOTimeout))
 		return c.aside.Read(p)
 	}
-	return c.sk.read(p, c.srv.IOTimeout)
+	return c.sk.read(p, c.srv.cfg.IOTimeout)
 }
 
 // bodyReader reads a body of known length from the connection.
@@ -716,29 +610,28 @@ func (r *continueReader) Read(p []byte) (int, error) {
 
 // The sink side: the response as HTTP/1.1.
 
-func (c *conn) writeHead(h *responseHead, length int64) error {
+func (c *conn) WriteHead(h *core.ResponseHead) error {
 	w := c.bw
 	w.WriteString("HTTP/1.1 ")
-	w.Write(h.line)
+	w.Write(h.Line)
 	w.WriteString("\r\n")
-	for _, f := range h.fields {
+	for _, f := range h.Fields {
 		w.Write(f[0])
 		w.WriteString(": ")
 		w.Write(f[1])
 		w.WriteString("\r\n")
 	}
-	if !h.hasDate {
+	if !h.HasDate {
 		w.WriteString("Date: ")
-		w.Write(httpDate())
+		w.Write(core.HTTPDate())
 		w.WriteString("\r\n")
 	}
-	noBody := c.req.noBody
 	switch {
-	case length >= 0 && h.declared < 0:
+	case h.Length >= 0 && h.Declared < 0:
 		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(w.AvailableBuffer(), length, 10))
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), h.Length, 10))
 		w.WriteString("\r\n")
-	case length < 0 && !noBody:
+	case h.Length < 0 && !h.NoBody:
 		if c.minor == 1 {
 			w.WriteString("Transfer-Encoding: chunked\r\n")
 			c.chunked = true
@@ -746,11 +639,11 @@ func (c *conn) writeHead(h *responseHead, length int64) error {
 			c.closing = true // HTTP/1.0: the end of the connection ends the body
 		}
 	}
-	if h.status < 200 {
+	if h.Status < 200 {
 		c.closing = true // a WSGI exchange cannot continue after a 1xx
 	}
 	switch {
-	case c.closing || c.req.closeConn:
+	case c.closing || h.Close:
 		w.WriteString("Connection: close\r\n")
 	case c.minor == 0:
 		w.WriteString("Connection: keep-alive\r\n")
@@ -759,7 +652,7 @@ func (c *conn) writeHead(h *responseHead, length int64) error {
 	return err
 }
 
-func (c *conn) writeBody(a, b []byte, flush bool) error {
+func (c *conn) WriteBody(a, b []byte, flush bool) error {
 	n := len(a) + len(b)
 	if n == 0 {
 		if flush {
@@ -784,7 +677,7 @@ func (c *conn) writeBody(a, b []byte, flush bool) error {
 		if c.chunked {
 			bufs = append(bufs, crlf)
 		}
-		_, err := c.sk.writev(bufs, c.srv.IOTimeout)
+		_, err := c.sk.writev(bufs, c.srv.cfg.IOTimeout)
 		return err
 	}
 	c.bw.Write(chunkHead)
@@ -812,7 +705,7 @@ const (
 )
 
 func (c *conn) setLowWater(on bool) {
-	if c.lowWater == on || c.localPort == "" {
+	if c.lowWater == on || c.peer.LocalPort == "" {
 		return
 	}
 	value := 0 // the system's default: no limit
@@ -824,7 +717,7 @@ func (c *conn) setLowWater(on bool) {
 	}
 }
 
-func (c *conn) sendFile(fd int, off, n int64) (int64, error) {
+func (c *conn) SendFile(fd int, off, n int64) (int64, error) {
 	if c.chunked {
 		c.bw.Write(strconv.AppendInt(c.bw.AvailableBuffer(), n, 16))
 		c.bw.Write(crlf)
@@ -835,14 +728,14 @@ func (c *conn) sendFile(fd int, off, n int64) (int64, error) {
 	if n >= lowWaterFrom {
 		c.setLowWater(true)
 	}
-	sent, err := c.sk.sendfile(fd, off, n, c.srv.IOTimeout)
+	sent, err := c.sk.sendfile(fd, off, n, c.srv.cfg.IOTimeout)
 	if err == nil && c.chunked {
 		c.bw.Write(crlf)
 	}
 	return sent, err
 }
 
-func (c *conn) end() error {
+func (c *conn) End() error {
 	if c.chunked {
 		if _, err := c.bw.Write([]byte("0\r\n\r\n")); err != nil {
 			return err
@@ -858,9 +751,9 @@ func (c *conn) end() error {
 	return nil
 }
 
-// abort sends what is buffered and shuts the connection down; its owner,
+// Abort sends what is buffered and shuts the connection down; its owner,
 // busy with the request, finds it ended and closes it.
-func (c *conn) abort() {
+func (c *conn) Abort() {
 	c.flush()
 	c.sk.abort()
 }
@@ -873,22 +766,3 @@ func (c *conn) flush() error {
 }
 
 var _ net.Error = errTimeout
-
-// httpDate is the current time for the Date header, formatted once a
-// second.
-func httpDate() []byte {
-	now := epoch.Add(time.Duration(coarseNow())).Unix()
-	if d := dateCache.Load(); d != nil && d.sec == now {
-		return d.text
-	}
-	d := &cachedDate{sec: now, text: time.Unix(now, 0).UTC().AppendFormat(nil, "Mon, 02 Jan 2006 15:04:05 GMT")}
-	dateCache.Store(d)
-	return d.text
-}
-
-type cachedDate struct {
-	sec  int64
-	text []byte
-}
-
-var dateCache atomic.Pointer[cachedDate]

@@ -1,4 +1,4 @@
-package gowsgi
+package core
 
 // #include "gowsgi.h"
 import "C"
@@ -14,9 +14,6 @@ import (
 	"sync"
 	"time"
 )
-
-// DefaultAccessLogFormat is gunicorn's default access log format.
-const DefaultAccessLogFormat = `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`
 
 // accessLogger writes one line per request in gunicorn's format language:
 // %(atom)s where atom is one of
@@ -58,9 +55,6 @@ func CheckAccessLogFormat(format string) error {
 func newAccessLogger(w io.Writer, format string) (*accessLogger, error) {
 	if w == nil {
 		return nil, nil
-	}
-	if format == "" {
-		format = DefaultAccessLogFormat
 	}
 	parts, err := parseAccessFormat(format)
 	if err != nil {
@@ -121,7 +115,7 @@ func parseAccessFormat(format string) ([]accessPart, error) {
 	return parts, nil
 }
 
-func (l *accessLogger) log(r *request) {
+func (l *accessLogger) log(r *Request) {
 	if l == nil {
 		return
 	}
@@ -239,7 +233,7 @@ func writeEscaped(b *bytes.Buffer, v []byte) {
 }
 
 // scheme is the request's wsgi.url_scheme.
-func (r *request) scheme() string {
+func (r *Request) scheme() string {
 	if r.c.in_flags&C.GW_IN_HTTPS != 0 {
 		return "https"
 	}
@@ -261,11 +255,11 @@ func cgiHeaderName(name string) string {
 }
 
 // responseHeader is the value of a header the response carried.
-func (r *request) responseHeader(name string) []byte {
+func (r *Request) responseHeader(name string) []byte {
 	if !r.headSent {
 		return nil
 	}
-	for _, f := range r.hd.fields {
+	for _, f := range r.hd.Fields {
 		if strings.EqualFold(string(f[0]), name) {
 			return f[1]
 		}

@@ -1,4 +1,4 @@
-package gowsgi
+package core
 
 // #include <stdlib.h>
 // #include "gowsgi.h"
@@ -13,12 +13,12 @@ import (
 	"unsafe"
 )
 
-// request is one WSGI call as the gateway core sees it, whatever protocol
+// Request is one WSGI call as the core sees it, whatever protocol
 // brought it: a front end (net/http, the HTTP/1.1 engine, ...) fills the
 // environ and sets body and sink, the pool runs it on a Python thread, and
 // finish completes the response. Its C half (gw_req) lives in C memory, so
 // Go can keep sending the response after the Python thread has moved on.
-type request struct {
+type Request struct {
 	app    *App
 	c      *C.gw_req
 	handle cgo.Handle
@@ -29,23 +29,23 @@ type request struct {
 	// Set by the front end for each request.
 	body    io.Reader // the body past the preloaded bytes
 	cleanup func()    // releases a spooled body
-	sink    sink
+	sink    Sink
 	info    requestInfo
 	isHead  bool
+	pathBuf []byte // the decoded path, reused
+	joined  []byte // a repeated header's values joined, reused
 
 	// Response progress.
-	hd         responseHead
-	headSent   bool
-	noBody     bool  // HEAD, 1xx, 204, 304: the body is not sent
-	declared   int64 // Content-Length announced in the head, -1 if none
-	sent       int64 // body bytes handed to the sink
-	overrun    bool  // the application wrote past its Content-Length
-	clientGone bool  // a write to the client failed
-	closeConn  bool  // the connection must not carry another request
-	status     int
+	hd       ResponseHead
+	headSent bool
+	declared int64  // the body length announced in the head, -1 if unknown
+	sent     int64  // body bytes handed to the sink
+	overrun  bool   // the application wrote past its Content-Length
+	ending   Ending // how the exchange ends, as far as the core knows
+	status   int
 
 	// Its turn on a Python thread (see pool).
-	owner    requestOwner  // the front end it goes back to
+	owner    Owner         // the front end it goes back to
 	queuedAt int64         // monotonic time it was queued
 	done     chan struct{} // the thread is through with it
 	serveErr error         // why it was not run
@@ -65,8 +65,8 @@ const (
 	initialEntries = 48
 )
 
-func newRequest(a *App) *request {
-	r := &request{app: a, done: make(chan struct{}, 1)}
+func newRequest(a *App) *Request {
+	r := &Request{app: a, done: make(chan struct{}, 1)}
 	r.c = (*C.gw_req)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gw_req{}))))
 	r.handle = cgo.NewHandle(r)
 	r.c.handle = C.uintptr_t(r.handle)
@@ -78,14 +78,14 @@ func newRequest(a *App) *request {
 
 // stamp records when the request began, for the access log (which alone
 // needs the wall clock).
-func (r *request) stamp() {
+func (r *Request) stamp() {
 	if r.app.access != nil {
 		r.info.started = time.Now()
 	}
 }
 
 // recycle makes r ready for its next request.
-func (r *request) recycle() {
+func (r *Request) recycle() {
 	if r.cleanup != nil {
 		r.cleanup()
 	}
@@ -95,7 +95,7 @@ func (r *request) recycle() {
 	r.body, r.cleanup, r.sink = nil, nil, nil
 	r.info = requestInfo{}
 	r.isHead = false
-	r.headSent, r.noBody, r.overrun, r.clientGone, r.closeConn = false, false, false, false, false
+	r.headSent, r.overrun, r.ending = false, false, Open
 	r.declared, r.sent, r.status = -1, 0, 0
 	// A large arena from one big request is not kept for all later ones.
 	if c.arena_cap > 1<<20 {
@@ -106,7 +106,7 @@ func (r *request) recycle() {
 }
 
 // destroy frees the C memory; r must not be used after.
-func (r *request) destroy() {
+func (r *Request) destroy() {
 	if r.cleanup != nil {
 		r.cleanup()
 	}
@@ -122,7 +122,7 @@ func (r *request) destroy() {
 	r.c, r.arena, r.entries = nil, nil, nil
 }
 
-func (r *request) growArena(need int) {
+func (r *Request) growArena(need int) {
 	c := r.c
 	newCap := int(c.arena_cap) * 2
 	if newCap < int(c.arena_len)+need {
@@ -136,7 +136,7 @@ func (r *request) growArena(need int) {
 	r.arena = unsafe.Slice((*byte)(p), newCap)
 }
 
-func (r *request) growEntries(need int) {
+func (r *Request) growEntries(need int) {
 	c := r.c
 	newCap := int(c.entries_cap) * 2
 	if newCap < int(c.nentries)+need {
@@ -151,7 +151,7 @@ func (r *request) growEntries(need int) {
 }
 
 // put copies s to the end of the arena and returns where it starts.
-func put[T ~string | ~[]byte](r *request, s T) uint32 {
+func put[T ~string | ~[]byte](r *Request, s T) uint32 {
 	off := int(r.c.arena_len)
 	if off+len(s) > len(r.arena) {
 		r.growArena(len(s))
@@ -161,7 +161,7 @@ func put[T ~string | ~[]byte](r *request, s T) uint32 {
 	return uint32(off)
 }
 
-func (r *request) addEntry(key int32, nameOff, nameLen, valOff, valLen uint32) {
+func (r *Request) addEntry(key int32, nameOff, nameLen, valOff, valLen uint32) {
 	n := int(r.c.nentries)
 	if n == len(r.entries) {
 		r.growEntries(1)
@@ -175,13 +175,13 @@ func (r *request) addEntry(key int32, nameOff, nameLen, valOff, valLen uint32) {
 }
 
 // setVar adds environ[key] = value for a key known to C.
-func setVar[T ~string | ~[]byte](r *request, key int32, value T) {
+func setVar[T ~string | ~[]byte](r *Request, key int32, value T) {
 	off := put(r, value)
 	r.addEntry(key, 0, 0, off, uint32(len(value)))
 }
 
 // setNamedVar adds an environ entry under a name C does not know.
-func setNamedVar[T ~string | ~[]byte](r *request, name string, value T) {
+func setNamedVar[T ~string | ~[]byte](r *Request, name string, value T) {
 	if k, ok := knownKeys[name]; ok {
 		setVar(r, k, value)
 		return
@@ -196,7 +196,7 @@ func setNamedVar[T ~string | ~[]byte](r *request, name string, value T) {
 // client cannot pass "X_Forwarded_For" for a proxy's X-Forwarded-For.
 // Content-Type and Content-Length are the caller's (CONTENT_TYPE,
 // CONTENT_LENGTH).
-func setHeader[N ~string | ~[]byte, V ~string | ~[]byte](r *request, name N, value V) {
+func setHeader[N ~string | ~[]byte, V ~string | ~[]byte](r *Request, name N, value V) {
 	for i := 0; i < len(name); i++ {
 		if name[i] == '_' {
 			return
@@ -234,13 +234,13 @@ func cgiByte(c byte) byte {
 
 // preload puts body bytes already read into the arena, where wsgi.input
 // reads them without a callback.
-func (r *request) preload(b []byte) {
+func (r *Request) preload(b []byte) {
 	off := put(r, b)
 	r.c.body_off, r.c.body_len = C.uint32_t(off), C.uint32_t(len(b))
 }
 
 // preloadFrom reads exactly n body bytes from src into the arena.
-func (r *request) preloadFrom(src io.Reader, n int) error {
+func (r *Request) preloadFrom(src io.Reader, n int) error {
 	off := int(r.c.arena_len)
 	if off+n > len(r.arena) {
 		r.growArena(n)
@@ -253,11 +253,20 @@ func (r *request) preloadFrom(src io.Reader, n int) error {
 	return nil
 }
 
-// knownKeys maps environ names to the interned keys of environ.c.
+// keyNames are the names of the environ keys environ.c interns, by
+// index; knownKeys maps them back.
+var keyNames = func() []string {
+	names := make([]string, C.GW_NKEYS)
+	for i := range names {
+		names[i] = C.GoString(C.gw_key_name(C.int(i)))
+	}
+	return names
+}()
+
 var knownKeys = func() map[string]int32 {
-	m := make(map[string]int32, C.GW_NKEYS)
-	for i := 0; i < C.GW_NKEYS; i++ {
-		m[C.GoString(C.gw_key_name(C.int(i)))] = int32(i)
+	m := make(map[string]int32, len(keyNames))
+	for i, name := range keyNames {
+		m[name] = int32(i)
 	}
 	return m
 }()

@@ -1,4 +1,4 @@
-package gowsgi
+package core
 
 // #include "gowsgi.h"
 import "C"

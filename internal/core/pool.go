@@ -1,4 +1,4 @@
-package gowsgi
+package core
 
 // #include "gowsgi.h"
 import "C"
@@ -37,12 +37,12 @@ var (
 // requests' Python code ever overlaps. Requests are taken in arrival
 // order.
 //
-// A thread with nothing to do waits in the engine's loop, if no other
+// A thread with nothing to do waits in the App's Poller, if no other
 // thread does: the thread that reads a request then runs it, so a request
 // costs no switch between threads, and a wait that returns many
 // connections fills the queue for one thread to serve them all. The
 // others park. A parked thread is woken for a request only when no other
-// thread can take it soon: when none waits in the loop, or when the busy
+// thread can take it soon: when none waits in the Poller, or when the busy
 // ones stay in Python long (see beforePython, backstop), so that threads
 // that would only take turns at the GIL stay parked.
 //
@@ -52,13 +52,13 @@ var (
 type pool struct {
 	app     *App
 	threads []*pythonThread
-	loop    *loop
+	poller  *Poller
 
 	mu         sync.Mutex
 	queue      requestQueue
 	idle       []*pythonThread // parked, the most recently parked last
 	running    int             // threads not parked
-	leading    bool            // a thread (or the backstop) harvests the loop
+	leading    bool            // a thread (or the backstop) harvests the Poller
 	rescuing   bool            // ... the backstop, which runs no request
 	handOver   bool            // a thread parked while the backstop harvested
 	firstCalls []func()        // to run on the first thread (see callFirst)
@@ -66,7 +66,7 @@ type pool struct {
 	closed     bool
 
 	queued  atomic.Int32 // the queue's length, for a waiting harvester
-	waiting atomic.Bool  // the harvester blocks in the loop: a request queued must wake it
+	waiting atomic.Bool  // the harvester blocks in the Poller: a request queued must wake it
 	kicked  atomic.Bool  // it was woken already
 
 	// Typical length of a request's run in Python (an average): when long
@@ -101,21 +101,21 @@ type pythonThread struct {
 	pool    *pool
 	index   int
 	parked  int                     // an eventfd it waits on while parked (see park)
-	current atomic.Pointer[request] // the request it runs, for the watchdog
+	current atomic.Pointer[Request] // the request it runs, for the watchdog
 	pyStart atomic.Int64            // monotonic start of its Python call, 0 outside one
 
 }
 
-// requestOwner is the front end a request goes back to once a thread is
+// Owner is the front end a request goes back to once a thread is
 // through with it (or refused it: serveErr says why).
-type requestOwner interface {
-	// finished completes the exchange (a 503 for a refused request, the
+type Owner interface {
+	// Finished completes the exchange (a 503 for a refused request, the
 	// access log, the connection's next step) and returns the next
 	// request of the same connection if it is ready to run at once.
-	finished(r *request) *request
-	// broken ends the exchange whose completion panicked: the
+	Finished(r *Request) *Request
+	// Broken ends the exchange whose completion panicked: the
 	// connection is closed.
-	broken()
+	Broken()
 }
 
 func newPool(a *App) (*pool, error) {
@@ -130,11 +130,11 @@ func newPool(a *App) (*pool, error) {
 		stopJanitor:  make(chan struct{}),
 		backstop:     make(chan struct{}, 1),
 	}
-	l, err := newLoop(p)
+	l, err := newPoller()
 	if err != nil {
 		return nil, err
 	}
-	p.loop = l
+	p.poller = l
 	p.queue.init(64)
 	for i := 0; i < opts.Threads; i++ {
 		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
@@ -183,7 +183,7 @@ func (p *pool) start() {
 // gateways). It fails, without running r, when the queue is full, when no
 // thread takes r within the queue timeout, or when the pool is closing:
 // the front end then answers 503.
-func (p *pool) serve(r *request) error {
+func (p *pool) serve(r *Request) error {
 	r.owner = waitingOwner{}
 	p.submit(r)
 	<-r.done
@@ -193,16 +193,16 @@ func (p *pool) serve(r *request) error {
 // waitingOwner hands a request back to the goroutine waiting in serve.
 type waitingOwner struct{}
 
-func (waitingOwner) finished(r *request) *request {
+func (waitingOwner) Finished(r *Request) *Request {
 	r.done <- struct{}{}
 	return nil
 }
 
-func (waitingOwner) broken() {}
+func (waitingOwner) Broken() {}
 
 // submit queues r for a thread; a request the queue refuses goes back to
 // its owner with the reason.
-func (p *pool) submit(r *request) {
+func (p *pool) submit(r *Request) {
 	for r != nil {
 		err := p.enqueue(r)
 		if err == nil {
@@ -213,8 +213,8 @@ func (p *pool) submit(r *request) {
 	}
 }
 
-func (p *pool) enqueue(r *request) error {
-	r.queuedAt = monotonic()
+func (p *pool) enqueue(r *Request) error {
+	r.queuedAt = Monotonic()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -226,7 +226,7 @@ func (p *pool) enqueue(r *request) error {
 	}
 	p.queue.push(r)
 	p.queued.Add(1)
-	// A thread harvesting the loop takes the queue when it is through;
+	// A thread harvesting the Poller takes the queue when it is through;
 	// else a parked thread is woken for it. Busy threads take it when
 	// they finish.
 	var t *pythonThread
@@ -237,7 +237,7 @@ func (p *pool) enqueue(r *request) error {
 	if t != nil {
 		t.wake()
 	} else if p.waiting.Load() && p.kicked.CompareAndSwap(false, true) {
-		p.loop.wake()
+		p.poller.Wake()
 	}
 	return nil
 }
@@ -271,7 +271,7 @@ func (p *pool) takeIdle() *pythonThread {
 	return t
 }
 
-func (p *pool) pop() *request {
+func (p *pool) pop() *Request {
 	r := p.queue.pop()
 	if r != nil {
 		p.queued.Add(-1)
@@ -280,9 +280,9 @@ func (p *pool) pop() *request {
 }
 
 // next is the thread's next request: the oldest queued one, else, if no
-// thread does, it waits in the loop for one; else it parks until woken.
+// thread does, it waits in the Poller for one; else it parks until woken.
 // nil means the pool is closing.
-func (t *pythonThread) next() *request {
+func (t *pythonThread) next() *Request {
 	p := t.pool
 	p.mu.Lock()
 	for {
@@ -315,13 +315,13 @@ func (t *pythonThread) next() *request {
 		}
 		p.running--
 		p.idle = append(p.idle, t)
-		// The backstop waits in the loop for want of a free thread: here
+		// The backstop waits in the Poller for want of a free thread: here
 		// is one, to take its place.
 		handOver := p.rescuing
 		p.handOver = p.handOver || handOver
 		p.mu.Unlock()
 		if handOver {
-			p.loop.wake()
+			p.poller.Wake()
 		}
 		t.park()
 		p.mu.Lock()
@@ -344,7 +344,7 @@ func (p *pool) callFirst(f func(), limit time.Duration) bool {
 	p.firstCalls = append(p.firstCalls, run)
 	p.mu.Unlock()
 	p.threads[0].wake() // if it is parked
-	p.loop.wake()       // if it waits in the loop
+	p.poller.Wake()     // if it waits in the Poller
 	select {
 	case <-done:
 		return true
@@ -359,19 +359,27 @@ func (p *pool) callFirst(f func(), limit time.Duration) bool {
 	}
 }
 
-// harvest waits in the loop until something happens, unless requests are
+// harvest waits in the Poller until something happens, unless requests are
 // queued already.
 func (p *pool) harvest() { p.waitInLoop(false) }
 
-// waitInLoop harvests the loop, waiting for something to happen if there
+// waitInLoop harvests the Poller, waiting for something to happen if there
 // is nothing queued (or always, if always).
 func (p *pool) waitInLoop(always bool) {
+	// The harvester says it waits before it looks at the queue, and
+	// enqueue looks at waiting after it queued: one of the two sees the
+	// other, so a request queued as the harvester goes to wait always
+	// wakes it.
+	p.waiting.Store(true)
 	wait := always || p.queued.Load() == 0
-	p.loop.harvest(wait, p.waitInKernel(), &p.waiting)
+	if wait {
+		BeforeWait.run()
+	}
+	p.poller.harvest(wait, p.waitInKernel(), &p.waiting)
 	p.kicked.Store(false)
 }
 
-// waitInKernel says whether waits in the loop may hold a Go processor
+// waitInKernel says whether waits in the Poller may hold a Go processor
 // (see Options.Dedicated).
 func (p *pool) waitInKernel() bool { return p.dedicated || runtime.GOMAXPROCS(0) > 1 }
 
@@ -395,7 +403,7 @@ const yieldEvery = 8 * time.Millisecond
 
 func (t *pythonThread) yieldNowAndThen() {
 	p := t.pool
-	now := coarseNow()
+	now := CoarseNow()
 	if last := p.lastYield.Load(); time.Duration(now-last) >= yieldEvery && p.lastYield.CompareAndSwap(last, now) {
 		// A timer's wake-up puts it back at the head of its processor's
 		// queue (runtime.Gosched would put it at the end of the global
@@ -406,9 +414,9 @@ func (t *pythonThread) yieldNowAndThen() {
 
 // run runs one request and its response, gives it back to its front end,
 // and returns the connection's next request if that is ready already.
-func (t *pythonThread) run(r *request) *request {
+func (t *pythonThread) run(r *Request) *Request {
 	p := t.pool
-	start := monotonic()
+	start := Monotonic()
 	if p.queueTimeout >= 0 && time.Duration(start-r.queuedAt) > p.queueTimeout {
 		r.serveErr = errQueueTimeout
 	} else {
@@ -419,7 +427,7 @@ func (t *pythonThread) run(r *request) *request {
 }
 
 // serve runs the application for r and sends its response.
-func (t *pythonThread) serve(r *request, start int64) {
+func (t *pythonThread) serve(r *Request, start int64) {
 	p := t.pool
 	defer func() {
 		if v := recover(); v != nil {
@@ -439,30 +447,27 @@ func (t *pythonThread) serve(r *request, start int64) {
 	if n := p.served.Add(1); n == p.maxRequests && p.recycle != nil {
 		p.recycle(fmt.Sprintf("served %d requests (max requests)", n))
 	}
-	beforeFinish.run(r)
+	BeforeFinish.run(r)
 	r.finish()
 }
 
-// beforeFinish breaks a response as it is sent.
-var beforeFinish testHook
-
 // finished gives r back to its front end. A panic there (the next
 // request's head, say) closes the connection, whatever its state.
-func (p *pool) finished(r *request) (next *request) {
+func (p *pool) finished(r *Request) (next *Request) {
 	owner := r.owner
 	defer func() {
 		if v := recover(); v != nil {
 			p.app.log.Error("panic completing a request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			owner.broken()
+			owner.Broken()
 			next = nil
 		}
 	}()
-	return owner.finished(r)
+	return owner.Finished(r)
 }
 
 // beforePython is a thread's last step before it runs a request's Python
 // code. If requests typically run long, a parked thread is woken to take
-// the queue (or the loop) meanwhile. Either way the backstop is armed: it
+// the queue (or the Poller) meanwhile. Either way the backstop is armed: it
 // runs only if this thread stays in Python long enough for the Go
 // scheduler to take its processor back (see rescue).
 func (t *pythonThread) beforePython(now int64) {
@@ -488,7 +493,7 @@ func (t *pythonThread) beforePython(now int64) {
 
 func (t *pythonThread) afterPython(start int64) {
 	p := t.pool
-	d := monotonic() - start
+	d := Monotonic() - start
 	avg := p.typicalRun.Load()
 	p.typicalRun.Store(avg + (d-avg)/8)
 	t.pyStart.Store(0)
@@ -535,8 +540,8 @@ func (p *pool) backstopLoop() {
 // rescue acts once a thread has been in Python for rescueAfter. If the
 // process is not using the processor (the calls wait on something: a
 // database, a sleep), it wakes parked threads for the queued requests, and
-// one to harvest the loop nobody harvests. With every thread busy it
-// harvests the loop itself, waiting in it on its own OS thread until a
+// one to harvest the Poller nobody harvests. With every thread busy it
+// harvests the Poller itself, waiting in it on its own OS thread until a
 // thread is free again, so that requests are read, queued, or refused
 // with a 503, and idle connections time out.
 func (p *pool) rescue() {
@@ -567,7 +572,7 @@ func (p *pool) rescue() {
 			if forQueue {
 				continue
 			}
-			return // it takes the loop over
+			return // it takes the Poller over
 		}
 		if t == nil {
 			p.mu.Unlock()
@@ -589,7 +594,7 @@ func (p *pool) rescue() {
 		}
 		p.leading, p.rescuing = true, true
 		p.mu.Unlock()
-		// Wait for the loop even with requests queued: they are the
+		// Wait for the Poller even with requests queued: they are the
 		// threads'; this harvests what comes meanwhile.
 		p.waitInLoop(true)
 		p.mu.Lock()
@@ -610,10 +615,10 @@ func processCPUTime() int64 {
 	return ts.Nano()
 }
 
-func (c *processCPU) start() { c.wall, c.cpu = monotonic(), processCPUTime() }
+func (c *processCPU) start() { c.wall, c.cpu = Monotonic(), processCPUTime() }
 
 func (c *processCPU) saturated() bool {
-	wall, cpu := monotonic(), processCPUTime()
+	wall, cpu := Monotonic(), processCPUTime()
 	busy := float64(cpu-c.cpu) >= saturatedAt*float64(wall-c.wall)
 	c.wall, c.cpu = wall, cpu
 	return busy
@@ -631,13 +636,13 @@ func (p *pool) longestInPython() (*pythonThread, time.Duration) {
 	if oldest == nil {
 		return nil, 0
 	}
-	return oldest, time.Duration(monotonic() - since)
+	return oldest, time.Duration(Monotonic() - since)
 }
 
 // recoverRequest turns a panic while running or sending a request into a
 // log line with the stack and a closed connection (a 500 if nothing was
 // sent): one broken exchange must not take the process down.
-func (p *pool) recoverRequest(r *request, v any) {
+func (p *pool) recoverRequest(r *Request, v any) {
 	p.app.log.Error("panic serving a request", "request", r.describe(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 	for _, t := range p.threads {
 		if t.pyStart.Load() != 0 && t.current.Load() == r {
@@ -656,7 +661,7 @@ func (p *pool) close() {
 		return
 	}
 	p.closed = true
-	var refused []*request
+	var refused []*Request
 	for r := p.pop(); r != nil; r = p.pop() {
 		refused = append(refused, r)
 	}
@@ -671,7 +676,7 @@ func (p *pool) close() {
 	for _, t := range idle {
 		t.wake()
 	}
-	p.loop.wake() // the thread waiting there
+	p.poller.Wake() // the thread waiting there
 	if p.watch != nil {
 		p.watch.stop()
 	}
@@ -680,14 +685,14 @@ func (p *pool) close() {
 // release frees what the threads leave behind, once they are gone.
 func (p *pool) release() {
 	close(p.backstop)
-	p.loop.close()
+	p.poller.close()
 	for _, t := range p.threads {
 		unix.Close(t.parked)
 	}
 }
 
 // busy is the number of threads that are not parked or waiting in the
-// loop.
+// Poller.
 func (p *pool) busy() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -717,8 +722,8 @@ func (p *pool) janitor() {
 			return
 		case <-tick.C:
 		}
-		now := monotonic()
-		var expired []*request
+		now := Monotonic()
+		var expired []*Request
 		p.mu.Lock()
 		for r := p.queue.peek(); r != nil && time.Duration(now-r.queuedAt) > p.queueTimeout; r = p.queue.peek() {
 			expired = append(expired, p.pop())
@@ -733,17 +738,17 @@ func (p *pool) janitor() {
 
 // requestQueue is a FIFO ring of requests.
 type requestQueue struct {
-	items      []*request
+	items      []*Request
 	head, size int
 }
 
-func (q *requestQueue) init(n int) { q.items = make([]*request, max(n, 1)) }
+func (q *requestQueue) init(n int) { q.items = make([]*Request, max(n, 1)) }
 
 func (q *requestQueue) len() int { return q.size }
 
-func (q *requestQueue) push(r *request) {
+func (q *requestQueue) push(r *Request) {
 	if q.size == len(q.items) {
-		grown := make([]*request, 2*len(q.items))
+		grown := make([]*Request, 2*len(q.items))
 		for i := 0; i < q.size; i++ {
 			grown[i] = q.items[(q.head+i)%len(q.items)]
 		}
@@ -753,14 +758,14 @@ func (q *requestQueue) push(r *request) {
 	q.size++
 }
 
-func (q *requestQueue) peek() *request {
+func (q *requestQueue) peek() *Request {
 	if q.size == 0 {
 		return nil
 	}
 	return q.items[q.head]
 }
 
-func (q *requestQueue) pop() *request {
+func (q *requestQueue) pop() *Request {
 	if q.size == 0 {
 		return nil
 	}

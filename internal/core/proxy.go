@@ -1,4 +1,4 @@
-package gowsgi
+package core
 
 // #include "gowsgi.h"
 import "C"
@@ -22,18 +22,6 @@ import (
 // request a 400. From any other peer the headers change nothing (they stay
 // in the environ as HTTP_X_FORWARDED_PROTO and so on, as under gunicorn).
 
-// DefaultForwardedAllowIPs are the peers trusted when
-// Options.ForwardedAllowIPs is nil: this host (gunicorn's default).
-var DefaultForwardedAllowIPs = []string{"127.0.0.1", "::1"}
-
-// DefaultSecureSchemeHeaders are gunicorn's: each header, and the value
-// that means HTTPS.
-var DefaultSecureSchemeHeaders = map[string]string{
-	"X-FORWARDED-PROTOCOL": "ssl",
-	"X-FORWARDED-PROTO":    "https",
-	"X-FORWARDED-SSL":      "on",
-}
-
 // proxyTrust is an App's parsed trust in front ends.
 type proxyTrust struct {
 	peers   allow.List
@@ -46,20 +34,13 @@ type schemeHeader struct {
 }
 
 func newProxyTrust(o *Options) (*proxyTrust, error) {
-	ips := o.ForwardedAllowIPs
-	if ips == nil {
-		ips = DefaultForwardedAllowIPs
-	}
-	peers, err := allow.ParseAll(ips)
+	// nil is nobody here: the public API puts its defaults in.
+	peers, err := allow.ParseAll(o.ForwardedAllowIPs)
 	if err != nil {
 		return nil, fmt.Errorf("gowsgi: ForwardedAllowIPs: %w", err)
 	}
-	headers := o.SecureSchemeHeaders
-	if headers == nil {
-		headers = DefaultSecureSchemeHeaders
-	}
 	p := &proxyTrust{peers: peers}
-	for name, secure := range headers {
+	for name, secure := range o.SecureSchemeHeaders {
 		if name == "" || strings.ContainsAny(name, " :\r\n") {
 			return nil, fmt.Errorf("gowsgi: SecureSchemeHeaders: %q is not a header name", name)
 		}
@@ -164,7 +145,7 @@ func peerIP(remote string) string {
 }
 
 // setScheme sets wsgi.url_scheme and, for https, HTTPS=on.
-func setScheme(r *request, https bool) {
+func setScheme(r *Request, https bool) {
 	if https {
 		r.c.in_flags |= C.GW_IN_HTTPS
 		setVar(r, C.GW_K_HTTPS, "on")

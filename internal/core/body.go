@@ -1,4 +1,4 @@
-package gowsgi
+package core
 
 // #include "gowsgi.h"
 import "C"
@@ -8,44 +8,45 @@ import (
 	"errors"
 	"io"
 	"os"
-	"runtime/cgo"
 	"strconv"
 	"sync"
 	"unsafe"
 )
 
 const (
-	// Bodies up to preloadMax with a Content-Length are read before the
+	// Bodies up to PreloadMax with a Content-Length are read before the
 	// application runs: a slow client then holds no Python thread, and
 	// wsgi.input reads them without leaving C.
-	preloadMax = 64 << 10
+	PreloadMax = 64 << 10
 	// Bodies of unknown length (chunked) are read to their end first, up to
-	// spoolMemory in memory and the rest in an unlinked temporary file, so
+	// SpoolMemory in memory and the rest in an unlinked temporary file, so
 	// the application sees CONTENT_LENGTH: Django, among others, reads
 	// nothing without it.
-	spoolMemory = 1 << 20
+	SpoolMemory = 1 << 20
 )
 
-// Body lengths for setBody besides a Content-Length.
+// Request body lengths for SetBody besides a Content-Length. -1 means
+// unknown here as everywhere in the core (a response's length, a body
+// C does not know in advance).
 const (
-	noBody      int64 = -1 // no Content-Length, not chunked: no body at all
-	unknownBody int64 = -2 // chunked (or HTTP/2 without a length)
+	BodyUnknown int64 = -1 // chunked (or HTTP/2 without a length): read to its end
+	BodyAbsent  int64 = -2 // no Content-Length, not chunked: no body at all
 )
 
 var errBodyTooLarge = errors.New("request body larger than the limit")
 
 // setBody prepares the request body and its CONTENT_LENGTH. length is the
-// request's Content-Length, or noBody, or unknownBody. If the client waits
+// request's Content-Length, or BodyAbsent, or BodyUnknown. If the client waits
 // for "100 Continue", nothing is read ahead: the application decides. It
 // returns the status to answer instead of running the application (400,
 // 413) when the body cannot be accepted.
-func (r *request) setBody(body io.Reader, length int64, waitContinue bool) (int, error) {
+func (r *Request) setBody(body io.Reader, length int64, waitContinue bool) (int, error) {
 	limit := r.app.opts.LimitRequestBody
 	switch {
-	case length == noBody:
+	case length == BodyAbsent:
 		r.c.body_total = 0
 		return 0, nil
-	case length == unknownBody:
+	case length == BodyUnknown:
 		// Reading it all is the server's own decision: a client waiting for
 		// "100 Continue" gets it from the body reader's first read.
 		n, err := r.spool(body, limit)
@@ -58,7 +59,7 @@ func (r *request) setBody(body io.Reader, length int64, waitContinue bool) (int,
 		length = n
 	case limit > 0 && length > limit:
 		return 413, errBodyTooLarge
-	case length > 0 && length <= preloadMax && !waitContinue:
+	case length > 0 && length <= PreloadMax && !waitContinue:
 		if err := r.preloadFrom(body, int(length)); err != nil {
 			return 400, err
 		}
@@ -75,15 +76,15 @@ func (r *request) setBody(body io.Reader, length int64, waitContinue bool) (int,
 var spoolBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // spool reads a body of unknown length to its end.
-func (r *request) spool(src io.Reader, limit int64) (int64, error) {
+func (r *Request) spool(src io.Reader, limit int64) (int64, error) {
 	if limit > 0 {
 		src = io.LimitReader(src, limit+1)
 	}
 	buf := spoolBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
-	n, err := buf.ReadFrom(io.LimitReader(src, spoolMemory))
+	n, err := buf.ReadFrom(io.LimitReader(src, SpoolMemory))
 	release := func() {
-		if buf.Cap() <= 2*spoolMemory {
+		if buf.Cap() <= 2*SpoolMemory {
 			spoolBuffers.Put(buf)
 		}
 	}
@@ -95,8 +96,8 @@ func (r *request) spool(src io.Reader, limit int64) (int64, error) {
 		release()
 		return 0, errBodyTooLarge
 	}
-	if n < spoolMemory {
-		if n <= preloadMax {
+	if n < SpoolMemory {
+		if n <= PreloadMax {
 			r.preload(buf.Bytes())
 			release()
 			return n, nil
@@ -138,43 +139,8 @@ func (r *request) spool(src io.Reader, limit int64) (int64, error) {
 	return n, nil
 }
 
-//export goGWRead
-func goGWRead(h C.uintptr_t, buf *C.char, n C.size_t) (got C.int64_t) {
-	r := cgo.Handle(h).Value().(*request)
-	defer func() {
-		if v := recover(); v != nil {
-			r.callbackPanicked(v)
-			r.body = nil
-			r.setReadError(errors.New("the server failed reading the body"))
-			got = -1
-		}
-	}()
-	if r.body == nil {
-		return 0
-	}
-	p := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n))
-	r.ioBegin()
-	defer r.ioEnd()
-	for {
-		m, err := r.body.Read(p)
-		if m > 0 {
-			return C.int64_t(m) // an error comes back on the next read
-		}
-		if err == io.EOF {
-			r.body = nil
-			return 0
-		}
-		if err != nil {
-			r.body = nil
-			r.closeConn = true
-			r.setReadError(err)
-			return -1
-		}
-	}
-}
-
 // setReadError tells wsgi.input why the body could not be read.
-func (r *request) setReadError(err error) {
+func (r *Request) setReadError(err error) {
 	msg := err.Error()
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		msg = "the client closed the connection before sending the whole body"

@@ -1,4 +1,4 @@
-package gowsgi
+package engine
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 )
 
 // sock is an accepted connection of the HTTP/1.1 engine as a bare,
-// non-blocking descriptor: the engine's loop waits for it in an epoll of
+// non-blocking descriptor: the App's Poller waits for it in an epoll of
 // its own (not Go's network poller), and the Python thread that answers a
 // request writes to it itself. An operation that would block waits in
 // poll(2) on the calling thread, so a wait costs no hand-off to another

@@ -1,4 +1,4 @@
-package gowsgi
+package core
 
 // #include <Python.h>
 // static const char *gw_built_python_version(void) { return PY_VERSION; }
@@ -12,7 +12,7 @@ import (
 
 // pythonLibDir is the directory of the libpython gowsgi was built against,
 // when the build says so: make build passes it with
-// -ldflags "-X github.com/gowsgi/gowsgi.pythonLibDir=DIR", and, for a
+// -ldflags "-X github.com/gowsgi/gowsgi/internal/core.pythonLibDir=DIR", and, for a
 // Python outside the system's directories (pyenv, conda, /opt), -r DIR,
 // which makes the dynamic loader look there first: without it, a
 // libpython of the same name in the system's directories would be loaded

@@ -1,16 +1,20 @@
-package gowsgi
+package gateway
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/connset"
+	"github.com/gowsgi/gowsgi/internal/core"
 )
 
 // gateway is the listening side of the servers that take requests from a
-// front server (FastCGIServer, UWSGIServer): a connSet of gatewayConns.
+// front server (FastCGI, UWSGI): a connset.Set of gatewayConns.
 type gateway struct {
-	connSet[*gatewayConn]
+	set connset.Set[*gatewayConn]
 }
 
 // gatewayConn is one connection from the front server.
@@ -26,14 +30,15 @@ type gatewayConn struct {
 // serve accepts connections on ln until shutdown, each served by handle on
 // its own goroutine.
 func (g *gateway) serve(ln net.Listener, log *slog.Logger, handle func(*gatewayConn)) error {
-	return g.connSet.serve(ln, log, func(nc net.Conn) *gatewayConn { return &gatewayConn{nc: nc, fresh: true} },
+	return g.set.Serve(ln, log, func(nc net.Conn) *gatewayConn { return &gatewayConn{nc: nc, fresh: true} },
 		func(gc *gatewayConn) {
 			defer gc.nc.Close()
 			handle(gc)
 		})
 }
 
-func (gc *gatewayConn) closeNow() { gc.nc.Close() }
+// CloseNow closes the connection: Shutdown's deadline passed.
+func (gc *gatewayConn) CloseNow() { gc.nc.Close() }
 
 // start marks a request begun on the connection. It reports false when
 // Shutdown closed the connection already.
@@ -51,12 +56,12 @@ func (g *gateway) finish(gc *gatewayConn) bool {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
 	gc.active--
-	return !gc.closed && !g.closing.Load()
+	return !gc.closed && !g.set.Closing()
 }
 
-// closeIfIdle closes a connection waiting for a request. A fresh one gets
-// freshGrace first: its front server connected to send a request.
-func (gc *gatewayConn) closeIfIdle() {
+// CloseIfIdle closes a connection waiting for a request. A fresh one gets
+// connset.FreshGrace first: its front server connected to send a request.
+func (gc *gatewayConn) CloseIfIdle() {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
 	switch {
@@ -66,7 +71,7 @@ func (gc *gatewayConn) closeIfIdle() {
 		gc.nc.Close()
 	case !gc.graced:
 		gc.graced = true
-		time.AfterFunc(freshGrace, func() {
+		time.AfterFunc(connset.FreshGrace, func() {
 			gc.mu.Lock()
 			defer gc.mu.Unlock()
 			if gc.active == 0 && !gc.closed {
@@ -79,10 +84,20 @@ func (gc *gatewayConn) closeIfIdle() {
 
 // localAddr is the listening address of a connection, for the variables
 // the front server did not send.
-func localAddr(nc net.Conn) cgiLocal {
+func localAddr(nc net.Conn) core.Peer {
 	if _, ok := nc.LocalAddr().(*net.UnixAddr); ok {
-		return cgiLocal{name: "localhost", port: "80"}
+		return core.Peer{LocalName: "localhost", LocalPort: "80"}
 	}
-	name, port := splitHostPort(nc.LocalAddr().String())
-	return cgiLocal{name: name, port: port}
+	name, port := core.SplitHostPort(nc.LocalAddr().String())
+	return core.Peer{LocalName: name, LocalPort: port}
 }
+
+// shutdown stops accepting, closes idle connections, and waits for the
+// requests in progress to finish, or for ctx to end.
+func (g *gateway) shutdown(ctx context.Context) error { return g.set.Shutdown(ctx) }
+
+// Buffer sizes of the gateways' connections.
+const (
+	readBufSize  = 4096
+	writeBufSize = 16 << 10
+)

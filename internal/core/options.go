@@ -1,0 +1,63 @@
+package core
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Options configure an App: the public gowsgi.Options, which documents
+// each field, with the public defaults put in (ForwardedAllowIPs and
+// SecureSchemeHeaders: nil is none here).
+type Options struct {
+	App                 string
+	Threads             int
+	QueueSize           int
+	QueueTimeout        time.Duration
+	ScriptName          string
+	LimitRequestBody    int64
+	Multiprocess        bool
+	RunOnce             bool
+	Logger              *slog.Logger
+	Errors              io.Writer
+	AccessLog           io.Writer
+	AccessLogFormat     string
+	Timeout             time.Duration
+	MaxRequests         int64
+	Recycle             func(reason string)
+	Validate            bool
+	Debug               bool
+	ForwardedAllowIPs   []string
+	SecureSchemeHeaders map[string]string
+	TempDir             string
+	Dedicated           bool
+	Python              PythonConfig
+	ServerSoftware      string // SERVER_SOFTWARE, e.g. "gowsgi/0.1.0"
+}
+
+const (
+	defaultQueueSize    = 1024
+	defaultQueueTimeout = 30 * time.Second
+)
+
+func (o *Options) setDefaults() {
+	if o.Threads <= 0 {
+		o.Threads = 1
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = defaultQueueSize
+	}
+	if o.QueueTimeout == 0 {
+		o.QueueTimeout = defaultQueueTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Errors == nil {
+		o.Errors = os.Stderr
+	}
+	for len(o.ScriptName) > 0 && o.ScriptName[len(o.ScriptName)-1] == '/' {
+		o.ScriptName = o.ScriptName[:len(o.ScriptName)-1]
+	}
+}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gowsgi/gowsgi/internal/connset"
+)
+
+// listener is a listening socket of a Server in its App's Poller: when a
+// connection waits, the harvesting thread accepts it and reads its first
+// request at once.
+type listener struct {
+	srv  *Server
+	ln   net.Listener
+	rc   syscall.RawConn
+	fd   int
+	done chan error // Serve's result
+	once sync.Once
+
+	// Accepting and dropping take turns: a connection accepted is
+	// tracked by the Server before its Shutdown counts the connections.
+	mu      sync.Mutex
+	dropped bool
+}
+
+// acceptEvents: of the workers waiting on a shared socket, the kernel
+// wakes one per connection, not all (EPOLLEXCLUSIVE).
+const acceptEvents = unix.EPOLLIN | unix.EPOLLEXCLUSIVE
+
+// serve adds a listening socket to the Poller and returns when it closes.
+func (s *Server) serve(ln net.Listener) error {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return errors.New("gowsgi: Server needs a TCP or Unix socket listener (from net.Listen, or a listener with a SyscallConn method)")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	el := &listener{srv: s, ln: ln, rc: rc, done: make(chan error, 1)}
+	rc.Control(func(fd uintptr) {
+		el.fd = int(fd)
+		// Accepting must never block: another worker may take the
+		// connection a wait reported.
+		unix.SetNonblock(el.fd, true)
+	})
+	s.mu.Lock()
+	s.listeners[el] = struct{}{}
+	s.mu.Unlock()
+	if err := s.poller.Add(el.fd, acceptEvents, el); err != nil {
+		el.drop(err)
+	}
+	return <-el.done
+}
+
+// drop takes the listening socket out of the Poller; Serve returns err.
+func (el *listener) drop(err error) {
+	el.mu.Lock()
+	el.dropped = true
+	el.mu.Unlock()
+	el.once.Do(func() {
+		s := el.srv
+		s.mu.Lock()
+		delete(s.listeners, el)
+		s.mu.Unlock()
+		// Before the socket closes: its number may be reused at once.
+		s.poller.Forget(el.fd, el, true)
+		el.ln.Close()
+		el.done <- err
+	})
+}
+
+// stopServing takes the Server's listening sockets out of the Poller and
+// closes them (Shutdown).
+func (s *Server) stopServing() {
+	s.mu.Lock()
+	var mine []*listener
+	for el := range s.listeners {
+		mine = append(mine, el)
+	}
+	s.mu.Unlock()
+	for _, el := range mine {
+		el.drop(connset.ErrServerClosed)
+	}
+}
+
+// Ready accepts the connections waiting on the listening socket.
+func (el *listener) Ready() {
+	el.mu.Lock()
+	defer el.mu.Unlock()
+	if el.dropped {
+		return
+	}
+	s := el.srv
+	for i := 0; i < 64; i++ {
+		var fd int
+		var sa unix.Sockaddr
+		var aerr error
+		// Through the listener's RawConn: Close cannot free the number
+		// under us.
+		err := el.rc.Control(func(lfd uintptr) {
+			fd, sa, aerr = unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		})
+		if err != nil {
+			el.mu.Unlock()
+			el.drop(connset.ErrServerClosed) // closed by Shutdown
+			el.mu.Lock()
+			return
+		}
+		switch aerr {
+		case nil:
+		case unix.EAGAIN, unix.ECONNABORTED, unix.EINTR:
+			if aerr == unix.EAGAIN {
+				return
+			}
+			continue
+		default:
+			// Out of descriptors, or similar: look again later, as
+			// net/http does, rather than spin on a socket that stays
+			// readable.
+			s.app.Log().Warn("accept failed; retrying", "error", os.NewSyscallError("accept", aerr), "in", time.Second)
+			s.poller.Ctl(unix.EPOLL_CTL_DEL, el.fd, 0)
+			time.AfterFunc(time.Second, func() { s.poller.Ctl(unix.EPOLL_CTL_ADD, el.fd, acceptEvents) })
+			return
+		}
+		s.open(fd, sa)
+	}
+}
+
+// open starts serving an accepted connection.
+func (s *Server) open(fd int, sa unix.Sockaddr) {
+	c := newConn(s, fd, sa)
+	s.set.Track(c)
+	if err := s.poller.Add(fd, unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLET, c); err != nil {
+		c.close()
+		return
+	}
+	// The client has often sent its request already.
+	c.serveNext()
+}
