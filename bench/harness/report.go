@@ -262,7 +262,7 @@ func (rep *report) resultsTable(w func(string, ...any), a app, ph phase) {
 func heading(w func(string, ...any), title string, started time.Time, cfg config) {
 	w("# %s\n\n", title)
 	w("Measured %s on %s.\n\n", started.UTC().Format("2006-01-02 15:04 UTC"), machine())
-	w("Produced by `make bench`, which runs:\n\n    %s\n\n", cfg.commandRun)
+	w("Produced by this command (`make bench` installs what it needs, then runs `bench/run` with its defaults; `make bench BASELINE=COMMIT` adds an earlier build):\n\n    %s\n\n", cfg.commandRun)
 }
 
 func round(d time.Duration) time.Duration {
