@@ -18,9 +18,11 @@ import (
 //	r.Submit() / r.Run()             // on a Python thread: queued, or waited for
 //	ending := r.End()                // 503 if no thread took it, the access log
 //
-// Serve is those steps for the front ends that wait for the response on
-// their own goroutine. The engine, which does not wait, takes them one by
-// one: its Owner hears when a thread is through with the request.
+// Serve is those steps for the gateways, which wait for the response on
+// their own goroutine; net/http takes them one by one (to tell a panic
+// before End from one in it). The engine, which does not wait, takes them
+// one by one too: its Owner hears when a thread is through with the
+// request.
 
 // Begin takes a request whose response goes to s. o is where it goes back
 // once a Python thread is through with it (Submit); nil for Run and Serve.

@@ -52,9 +52,18 @@ func ServeHTTP(a *core.App, w http.ResponseWriter, hr *http.Request) {
 		length = core.BodyAbsent
 	}
 	expect := strings.EqualFold(hr.Header.Get("Expect"), "100-continue")
-	ending := r.Serve(status, hr.Body, length, expect)
+	// Serve's steps, so that a panic in End (the access log's writer) is
+	// not followed by a second End of a request already released.
+	if status == 0 {
+		status = r.SetBody(hr.Body, length, expect)
+	}
+	if status != 0 {
+		r.Refuse(status)
+	} else {
+		r.Run()
+	}
 	ended = true
-	if ending == core.Cut {
+	if r.End() == core.Cut {
 		// Cut the response short where net/http would complete it (it
 		// would end a chunked body cleanly), after what was sent so far.
 		s.rc.Flush()
