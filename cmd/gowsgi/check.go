@@ -149,7 +149,7 @@ func checkWorkerClass(s *settings, log *slog.Logger) error {
 	}
 	return fmt.Errorf("--worker-class %s: gowsgi serves WSGI on Python threads, the way gunicorn's sync and "+
 		"gthread workers do (accepted, both meaning --threads); it has no %s workers. Use --threads N for "+
-		"concurrency (a slow client costs a goroutine, not a thread); for an ASGI application use an ASGI "+
+		"concurrency (a slow client costs a socket in the event loop, not a thread); for an ASGI application use an ASGI "+
 		"server such as uvicorn", s.workerClass, s.workerClass)
 }
 

@@ -122,7 +122,7 @@ var All = []Setting{
 		Note: "sync and gthread are accepted, both meaning Python threads in each worker (--threads); an asynchronous worker class is refused"},
 	{Name: "threads", Flag: "threads", Gunicorn: true, Kind: Int},
 	{Name: "worker_connections", Gunicorn: true, CLI: []string{"--worker-connections"}, Kind: Int, Default: int64(1000), Support: Ignored,
-		Reason: "a connection costs a goroutine here, not a thread; idle ones close after --keep-alive, and requests waiting for a Python thread are bounded by --queue-size"},
+		Reason: "a connection costs a socket and its buffers in the worker's epoll here, not a thread; idle ones close after --keep-alive, and requests waiting for a Python thread are bounded by --queue-size"},
 	{Name: "max_requests", Flag: "max-requests", Gunicorn: true, Kind: Int},
 	{Name: "max_requests_jitter", Flag: "max-requests-jitter", Gunicorn: true, Kind: Int},
 	{Name: "timeout", Flag: "timeout", Gunicorn: true, Kind: Int,
