@@ -1,3 +1,8 @@
+// Package core is everything gowsgi does over Python's C API: the embedded
+// interpreter, the App and its Python threads, the request from its
+// environ to its response, and the one set of steps every front end takes
+// (frontend.go). Front ends import it; it imports none of them. See
+// docs/architecture.md.
 package core
 
 // #include <stdlib.h>

@@ -1,3 +1,6 @@
+// Package gateway serves an App to a front server: FastCGI (fastcgi.go),
+// uwsgi (uwsgi.go) and CGI (cgi.go), each building the environ from the
+// front server's CGI variables (core.EnvironFromCGI).
 package gateway
 
 import (
