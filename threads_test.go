@@ -314,7 +314,7 @@ func TestQueuedAsTheThreadGoesToWait(t *testing.T) {
 	}
 	second := make(chan result, 1)
 	var fired atomic.Bool
-	core.BeforeWait.Set(func() {
+	core.BeforeWait.Set(func(*core.Request) {
 		if !fired.CompareAndSwap(false, true) {
 			return
 		}

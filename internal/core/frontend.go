@@ -127,30 +127,10 @@ func (h *TestHook) run(r *Request) {
 // breaks a response as it is sent.
 var AfterEnviron, BeforeFinish TestHook
 
-// WaitHook is a function tests may set to act at one moment of a thread.
-type WaitHook struct {
-	f atomic.Pointer[func()]
-}
-
-// Set sets the hook (nil: none).
-func (h *WaitHook) Set(f func()) {
-	if f == nil {
-		h.f.Store(nil)
-		return
-	}
-	h.f.Store(&f)
-}
-
-func (h *WaitHook) run() {
-	if f := h.f.Load(); f != nil {
-		(*f)()
-	}
-}
-
 // BeforeWait runs on the harvester (a Python thread, or the backstop) that
-// found no request queued, just before it waits in the Poller: what a test
-// queues then must wake it.
-var BeforeWait WaitHook
+// found no request queued, just before it waits in the Poller, with no
+// request (nil): what a test queues then must wake it.
+var BeforeWait TestHook
 
 // App is the App the request belongs to.
 func (r *Request) App() *App { return r.app }

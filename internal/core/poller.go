@@ -34,8 +34,9 @@ type Poller struct {
 
 	mu        sync.Mutex
 	handlers  map[int32]Handler
-	swept     int   // handlers with deadlines (Sweeper)
-	nextSweep int64 // monotonic time of the next look at deadlines
+	swept     int       // handlers with deadlines (Sweeper)
+	nextSweep int64     // monotonic time of the next look at deadlines
+	sweepBuf  []Sweeper // reused by sweep, which one harvester runs at a time
 }
 
 // Handler is what a socket in the Poller does when it has an event; it
@@ -234,7 +235,8 @@ func (l *Poller) untilSweep(now int64) int {
 // sweep lets the sockets with deadlines look at them.
 func (l *Poller) sweep(now int64) {
 	l.nextSweep = now + int64(SweepEvery)
-	var swept []Sweeper
+	// Collected first: a Sweeper that closes takes itself out (Forget).
+	swept := l.sweepBuf[:0]
 	l.mu.Lock()
 	for _, h := range l.handlers {
 		if s, ok := h.(Sweeper); ok {
@@ -245,4 +247,6 @@ func (l *Poller) sweep(now int64) {
 	for _, s := range swept {
 		s.Sweep(now)
 	}
+	clear(swept) // no closed connection kept alive by the buffer
+	l.sweepBuf = swept[:0]
 }

@@ -373,7 +373,7 @@ func (p *pool) waitInLoop(always bool) {
 	p.waiting.Store(true)
 	wait := always || p.queued.Load() == 0
 	if wait {
-		BeforeWait.run()
+		BeforeWait.run(nil)
 	}
 	p.poller.harvest(wait, p.waitInKernel(), &p.waiting)
 	p.kicked.Store(false)
