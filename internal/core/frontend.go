@@ -76,6 +76,16 @@ func (r *Request) End() Ending {
 // goroutine, once the environ is filled (status is what that left: 0 to
 // run): the body, the application or the status, End.
 func (r *Request) Serve(status int, body io.Reader, length int64, waitContinue bool) Ending {
+	// A panic before End (the gateway's own code) still ends the request
+	// once, as a 500 if nothing was sent, on its way to the connection's
+	// recovery; one inside End must not end it twice.
+	ended := false
+	defer func() {
+		if !ended {
+			r.Abandon()
+			r.End()
+		}
+	}()
 	if status == 0 {
 		status = r.SetBody(body, length, waitContinue)
 	}
@@ -84,6 +94,7 @@ func (r *Request) Serve(status int, body io.Reader, length int64, waitContinue b
 	} else {
 		r.Run()
 	}
+	ended = true
 	return r.End()
 }
 
