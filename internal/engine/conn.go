@@ -58,10 +58,9 @@ type conn struct {
 	cont     continueReader
 	bodyDone func() bool // whether the request body was read to its end
 
-	lowWater    bool        // TCP_NOTSENT_LOWAT is set
-	fresh       atomic.Bool // no request yet: Shutdown gives it connset.FreshGrace
-	graced      bool        // Shutdown gave it that window already
-	closingIdle atomic.Bool // Shutdown is closing it
+	lowWater bool        // TCP_NOTSENT_LOWAT is set
+	fresh    atomic.Bool // no request yet: Shutdown gives it connset.FreshGrace
+	graced   bool        // Shutdown gave it that window already
 }
 
 const (
@@ -186,31 +185,23 @@ func (c *conn) Broken() {
 	c.close()
 }
 
-// CloseIfIdle closes the connection if it waits for a request (Shutdown).
-// Kept-alive connections close at once (a client retries a request on a
-// connection it reused); a fresh one gets connset.FreshGrace to send its request,
-// which is then answered and closes it. Shutdown calls it under its lock:
-// the closing happens aside.
+// CloseIfIdle is Shutdown's word to a connection that waits for a request.
+// None is closed at once: a client that reuses a kept connection does not
+// always retry a request the server's close cut off (Python's http.client
+// and requests, curl in a loop, load balancers' health checks do not). A
+// kept-alive connection stays until its keep-alive timeout, as it would
+// without the shutdown, and a request on it meanwhile is answered with
+// Connection: close; a fresh one gets connset.FreshGrace at most to send
+// its first request. The Poller's deadline sweep closes them. Shutdown
+// calls it under its lock, so graced needs no other.
 func (c *conn) CloseIfIdle() {
-	if c.state.Load() != connIdle || c.closingIdle.Load() {
+	if c.graced || !c.fresh.Load() || c.state.Load() != connIdle {
 		return
 	}
-	if c.fresh.Load() {
-		// The Poller's deadline sweep closes it if no request comes.
-		if !c.graced {
-			c.graced = true
-			c.deadline.Store(core.Monotonic() + int64(connset.FreshGrace))
-		}
-		return
+	c.graced = true
+	if grace := core.Monotonic() + int64(connset.FreshGrace); c.deadline.Load() > grace {
+		c.deadline.Store(grace)
 	}
-	c.closingIdle.Store(true)
-	go func() {
-		if c.own() {
-			c.close()
-		} else {
-			c.closingIdle.Store(false)
-		}
-	}()
 }
 
 // CloseNow ends the connection whatever it does: Shutdown's deadline
@@ -461,7 +452,10 @@ func (c *conn) tail(r *core.Request) bool {
 	ending := r.End()
 	c.req = nil
 	c.setLowWater(false)
-	if ending != core.Open || c.closing || c.srv.set.Closing() || !c.drainBody() {
+	// A response that went out without "Connection: close" before the
+	// shutdown began keeps its connection: its client may send the next
+	// request at once, and is answered with Connection: close.
+	if ending != core.Open || c.closing || !c.drainBody() {
 		c.close()
 		return false
 	}
@@ -639,11 +633,13 @@ func (c *conn) WriteHead(h *core.ResponseHead) error {
 			c.closing = true // HTTP/1.0: the end of the connection ends the body
 		}
 	}
-	if h.Status < 200 {
-		c.closing = true // a WSGI exchange cannot continue after a 1xx
+	if h.Status < 200 || h.Close || c.srv.set.Closing() {
+		// A WSGI exchange cannot continue after a 1xx; a draining server
+		// says it closes on every response it starts.
+		c.closing = true
 	}
 	switch {
-	case c.closing || h.Close:
+	case c.closing:
 		w.WriteString("Connection: close\r\n")
 	case c.minor == 0:
 		w.WriteString("Connection: keep-alive\r\n")

@@ -99,6 +99,12 @@ func (el *listener) Ready() {
 		return
 	}
 	s := el.srv
+	// O_NONBLOCK belongs to the open socket, which every worker shares
+	// (and another server's, when systemd gives both the same socket), and
+	// any process holding it can clear it: os/exec does, passing it to a
+	// child. A blocking accept here would stall the whole event loop, its
+	// kept connections too, until a connection came.
+	unix.SetNonblock(el.fd, true)
 	for i := 0; i < 64; i++ {
 		var fd int
 		var sa unix.Sockaddr

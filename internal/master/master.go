@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
 )
 
 // Exit statuses of a worker that could not start, gunicorn's: the master
@@ -295,7 +296,9 @@ func (m *master) spawn(replaces *worker, reload bool) error {
 	cmd.Env = append(cmd.Env, m.cfg.Env...)
 	cmd.ExtraFiles = append(append([]*os.File(nil), m.cfg.Sockets...), pw)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
-	if err := startWithSlack(cmd, m.cfg.MonitorSlack); err != nil {
+	err = startWithSlack(cmd, m.cfg.MonitorSlack)
+	restoreNonblocking(m.cfg.Sockets)
+	if err != nil {
 		pw.Close()
 		r.Close()
 		return err
@@ -581,4 +584,18 @@ func residentMemory(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// restoreNonblocking gives the listening sockets back their O_NONBLOCK
+// after os/exec passed them to a child: it takes each file's descriptor
+// with Fd, which makes it blocking, and that flag belongs to the open
+// socket, which every worker shares (and the workers of another server
+// given the same socket by systemd). A worker accepts on its event loop's
+// thread, which must not block in accept while its kept connections wait.
+func restoreNonblocking(files []*os.File) {
+	for _, f := range files {
+		if rc, err := f.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { unix.SetNonblock(int(fd), true) })
+		}
+	}
 }

@@ -57,7 +57,9 @@ func (m *master) reexec() {
 	cmd.Env = append(cmd.Env, m.cfg.MasterEnv...)
 	cmd.ExtraFiles = m.cfg.Sockets
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
+	err := cmd.Start()
+	restoreNonblocking(m.cfg.Sockets)
+	if err != nil {
 		m.log.Error("SIGUSR2: cannot start a new master", "error", err)
 		return
 	}
