@@ -57,7 +57,7 @@ ifeq ($(filter /usr/lib% /lib% /usr/local/lib%,$(PYTHON_LIBDIR)),)
 LDFLAGS_PYTHON += -r $(PYTHON_LIBDIR)
 endif
 
-.PHONY: all build serve test bench deps test-deps bench-deps frameworks bench-venv check-go check-python clean
+.PHONY: all build serve test fuzz bench deps test-deps bench-deps frameworks bench-venv check-go check-python clean
 
 all: build
 
@@ -73,6 +73,22 @@ test: deps test-deps frameworks
 	$(GO) vet $(GOFLAGS_PYTHON) ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(GOFLAGS_PYTHON) ./...
 	$(GO) test $(GOFLAGS_PYTHON) -race -timeout 30m ./...
+
+# make fuzz runs each fuzz target for $(FUZZTIME), one after another (go
+# test fuzzes one target per run); what a target finds stays in its
+# package's testdata/fuzz/ as a failing input. The engine's target needs
+# the build (Python).
+FUZZTIME ?= 1m
+FUZZ_TARGETS := .:FuzzEngine internal/h1:FuzzParse internal/h1:FuzzHeadEnd internal/h1:FuzzChunked \
+	internal/fcgi:FuzzReader internal/fcgi:FuzzParams internal/uwsgi:FuzzVars \
+	internal/core:FuzzEnvironFromCGI internal/core:FuzzRepeats \
+	internal/config:FuzzTOML internal/config:FuzzParseInt
+
+fuzz: deps
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test $(GOFLAGS_PYTHON) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
 
 # make bench BASELINE=COMMIT also runs gowsgi as built from that commit
 # beside the current one, to show what the changes since cost or gain.

@@ -25,13 +25,20 @@ type FastCGIServer struct {
 	// that makes no progress (default 60s). A kept connection waits for
 	// its next request without limit: the front server manages it.
 	IOTimeout time.Duration
+	// MaxHeaders is the most request headers (HTTP_* variables, the front
+	// server's copy of the client's header lines) a request may carry;
+	// more are answered 431, as Server answers more header lines than
+	// Limits.Fields. Zero takes the default, 100 (gunicorn's
+	// --limit-request-fields); negative means no limit but the 1 MiB of
+	// variables a request may send.
+	MaxHeaders int
 
 	once sync.Once
 	gw   *gateway.FastCGI
 }
 
 func (s *FastCGIServer) init() *gateway.FastCGI {
-	s.once.Do(func() { s.gw = &gateway.FastCGI{App: s.App.core, IOTimeout: s.IOTimeout} })
+	s.once.Do(func() { s.gw = &gateway.FastCGI{App: s.App.core, IOTimeout: s.IOTimeout, MaxHeaders: s.MaxHeaders} })
 	return s.gw
 }
 
@@ -55,6 +62,10 @@ type UWSGIServer struct {
 	// IOTimeout bounds one read of the body or one write of the response
 	// that makes no progress (default 60s).
 	IOTimeout time.Duration
+	// MaxHeaders is the most request headers (HTTP_* variables) a request
+	// may carry, as for FastCGIServer (default 100; negative: no limit but
+	// the 64 KiB packet).
+	MaxHeaders int
 
 	once sync.Once
 	gw   *gateway.UWSGI
@@ -62,7 +73,7 @@ type UWSGIServer struct {
 
 func (s *UWSGIServer) init() *gateway.UWSGI {
 	s.once.Do(func() {
-		s.gw = &gateway.UWSGI{App: s.App.core, HeaderTimeout: s.HeaderTimeout, IOTimeout: s.IOTimeout}
+		s.gw = &gateway.UWSGI{App: s.App.core, HeaderTimeout: s.HeaderTimeout, IOTimeout: s.IOTimeout, MaxHeaders: s.MaxHeaders}
 	})
 	return s.gw
 }

@@ -29,7 +29,7 @@ type Server struct {
 	// response that makes no progress (default 60s).
 	IOTimeout time.Duration
 	// Limits on the request head, gunicorn's --limit-request-*; zero
-	// values take gunicorn's defaults (4094, 100, 8190).
+	// values take the defaults (8190, 100, 8190).
 	Limits Limits
 
 	once   sync.Once
@@ -38,9 +38,11 @@ type Server struct {
 
 // Limits bound a request head, as gunicorn's --limit-request-line,
 // --limit-request-fields and --limit-request-field_size do. A zero field
-// takes gunicorn's default; a negative one means no limit.
+// takes the default; a negative one means no limit.
 type Limits struct {
-	// RequestLine is the longest request line, in bytes (default 4094).
+	// RequestLine is the longest request line, in bytes (default 8190,
+	// where gunicorn's is 4094: RFC 9112 section 3 recommends accepting
+	// request lines of at least 8000 octets).
 	RequestLine int
 	// Fields is the most header fields a request may have (default 100).
 	Fields int

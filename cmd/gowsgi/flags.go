@@ -153,8 +153,8 @@ func addServeFlags(fs *pflag.FlagSet, c *settings) {
 		"checked to be a directory, as gunicorn does; gowsgi's workers keep no heartbeat file there (they report over a pipe)")
 	fs.StringVar(&c.tmpUploadDir, "tmp-upload-dir", "",
 		"directory of the (unlinked) files that hold request bodies too large for memory (default $TMPDIR or /tmp)")
-	fs.IntVar(&c.limitLine, "limit-request-line", 4094, "longest request line in bytes (0: up to 1 MiB)")
-	fs.IntVar(&c.limitFields, "limit-request-fields", 100, "most header fields in a request")
+	fs.IntVar(&c.limitLine, "limit-request-line", 8190, "longest request line in bytes (0: up to 1 MiB)")
+	fs.IntVar(&c.limitFields, "limit-request-fields", 100, "most header fields in a request (FastCGI, uwsgi: HTTP_* variables)")
 	fs.IntVar(&c.limitFieldSize, "limit-request-field_size", 8190, "longest header field line in bytes")
 	fs.IntVar(&c.limitFieldSize, "limit-request-field-size", 8190, "alias of --limit-request-field_size")
 	fs.Int64Var(&c.limitRequestBody, "limit-request-body", 0, "largest request body in bytes, larger ones get 413 (0: no limit)")

@@ -27,9 +27,11 @@ type servers struct {
 func newServers(h *gowsgi.Server, tlsConf *tls.Config, log *slog.Logger) *servers {
 	app := h.App
 	s := &servers{
-		http:  h,
-		fcgi:  &gowsgi.FastCGIServer{App: app},
-		uwsgi: &gowsgi.UWSGIServer{App: app},
+		http: h,
+		// --limit-request-fields bounds the header variables of the
+		// gateways' requests as it bounds the engine's header lines.
+		fcgi:  &gowsgi.FastCGIServer{App: app, MaxHeaders: h.Limits.Fields},
+		uwsgi: &gowsgi.UWSGIServer{App: app, MaxHeaders: h.Limits.Fields},
 	}
 	if tlsConf != nil {
 		s.https = &http.Server{

@@ -142,7 +142,7 @@ func TestPrecedence(t *testing.T) {
 		"graceful_timeout":   "3  # GUNICORN_CMD_ARGS",
 		"max_requests":       "4  # config file " + conf,
 		"backlog":            "5  # environment GOWSGI_BACKLOG",
-		"limit_request_line": "4094  # default",
+		"limit_request_line": "8190  # default",
 		"config":             "'" + conf + "'  # GUNICORN_CMD_ARGS",
 	} {
 		if got := setting(out, name); got != want {

@@ -72,15 +72,26 @@ func (r *Request) EnvironFromH1(hreq *h1.Request, peer *Peer) int {
 		setVar(r, C.GW_K_HTTP_HOST, hreq.Host)
 	}
 	fields := hreq.Fields
+	rp := &r.repeats
+	rp.linkFields(fields)
+	defer rp.release()
 	for i := range fields {
 		name := fields[i].Name
 		// Host is set above; the body's framing is the server's business:
 		// the application sees the decoded body and its CONTENT_LENGTH.
-		if h1.EqualFold(name, "host") || h1.EqualFold(name, "content-length") ||
-			h1.EqualFold(name, "transfer-encoding") || repeatedBefore(fields, i) {
+		if rp.repeated(i) || h1.EqualFold(name, "host") || h1.EqualFold(name, "content-length") ||
+			h1.EqualFold(name, "transfer-encoding") {
 			continue
 		}
-		value := r.joinedValue(fields, i)
+		value := fields[i].Value
+		if j := rp.next(i); j > 0 {
+			sep := separator(h1.EqualFold(name, "cookie"))
+			r.joined = append(r.joined[:0], value...)
+			for ; j > 0; j = rp.next(j) {
+				r.joined = append(append(r.joined, sep...), fields[j].Value...)
+			}
+			value = r.joined
+		}
 		if h1.EqualFold(name, "content-type") {
 			setVar(r, C.GW_K_CONTENT_TYPE, value)
 		} else {
@@ -88,37 +99,6 @@ func (r *Request) EnvironFromH1(hreq *h1.Request, peer *Peer) int {
 		}
 	}
 	return 0
-}
-
-// repeatedBefore reports whether field i's name appeared earlier.
-func repeatedBefore(fields []h1.Field, i int) bool {
-	for j := 0; j < i; j++ {
-		if len(fields[j].Name) == len(fields[i].Name) && h1.EqualFoldBytes(fields[j].Name, fields[i].Name) {
-			return true
-		}
-	}
-	return false
-}
-
-// joinedValue is field i's value, joined with the values of later fields
-// of the same name (see separator).
-func (r *Request) joinedValue(fields []h1.Field, i int) []byte {
-	joined := false
-	for j := i + 1; j < len(fields); j++ {
-		if !h1.EqualFoldBytes(fields[j].Name, fields[i].Name) {
-			continue
-		}
-		if !joined {
-			r.joined = append(r.joined[:0], fields[i].Value...)
-			joined = true
-		}
-		r.joined = append(r.joined, separator(h1.EqualFold(fields[i].Name, "cookie"))...)
-		r.joined = append(r.joined, fields[j].Value...)
-	}
-	if joined {
-		return r.joined
-	}
-	return fields[i].Value
 }
 
 // EnvironFromHTTP fills the environ from a net/http request. It returns 0,
@@ -293,10 +273,14 @@ func (r *Request) describe() string {
 //   - RAW_URI, when the front server gives none, is REQUEST_URI, as over
 //     HTTP.
 //
+// A request of more than maxHeaders header variables (HTTP_*, Host aside)
+// is refused with 431 before any is looked at, as the engine refuses more
+// header lines than --limit-request-fields; 0 is no limit.
+//
 // HTTPS=on/1/yes or REQUEST_SCHEME=https make wsgi.url_scheme "https".
 // SERVER_NAME and SERVER_PORT default to HTTP_HOST, else the listening
 // address; QUERY_STRING, PATH_INFO and SERVER_PROTOCOL are always present.
-func (r *Request) EnvironFromCGI(vars [][2][]byte, local Peer) (status int, length int64) {
+func (r *Request) EnvironFromCGI(vars [][2][]byte, local Peer, maxHeaders int) (status int, length int64) {
 	// A panic here costs this request a 500, not the process.
 	defer func() {
 		if v := recover(); v != nil {
@@ -308,14 +292,25 @@ func (r *Request) EnvironFromCGI(vars [][2][]byte, local Peer) (status int, leng
 	var method, scriptName, pathInfo, query, contentLength, serverName, serverPort, protocol, host []byte
 	var requestURI []byte
 	var haveMethod, havePath, haveProtocol, haveRawURI, https bool
+	rp := &r.repeats
+	headers := rp.linkVars(vars)
+	defer rp.release()
+	if maxHeaders > 0 && headers > maxHeaders {
+		r.app.log.Warn("refusing a request of too many headers", "headers", headers, "limit", maxHeaders)
+		return 431, BodyAbsent
+	}
 	for i, v := range vars {
 		name, value := v[0], v[1]
-		if isHeaderVar(name) {
-			var first bool
-			value, first = joinHeaderVar(vars, i, &r.joined)
-			if !first {
-				continue
+		if rp.repeated(i) {
+			continue
+		}
+		if j := rp.next(i); j > 0 {
+			sep := separator(string(name) == "HTTP_COOKIE")
+			r.joined = append(r.joined[:0], value...)
+			for ; j > 0; j = rp.next(j) {
+				r.joined = append(append(r.joined, sep...), vars[j][1]...)
 			}
+			value = r.joined
 		}
 		switch string(name) {
 		case "REQUEST_METHOD":
@@ -421,35 +416,6 @@ func (r *Request) EnvironFromCGI(vars [][2][]byte, local Peer) (status int, leng
 // is not joined: a front server sends one Host.
 func isHeaderVar(name []byte) bool {
 	return len(name) > 5 && string(name[:5]) == "HTTP_" && string(name) != "HTTP_HOST"
-}
-
-// joinHeaderVar returns the value of the header variable vars[i] joined
-// with the later ones of the same name (into *buf, reused), and whether
-// vars[i] is the first of its name: the later ones are then skipped.
-// Requests rarely repeat a header, so the cost is comparing names.
-func joinHeaderVar(vars [][2][]byte, i int, buf *[]byte) ([]byte, bool) {
-	name, value := vars[i][0], vars[i][1]
-	for _, v := range vars[:i] {
-		if string(v[0]) == string(name) {
-			return nil, false
-		}
-	}
-	sep := separator(string(name) == "HTTP_COOKIE")
-	joined := false
-	for _, v := range vars[i+1:] {
-		if string(v[0]) != string(name) {
-			continue
-		}
-		if !joined {
-			*buf = append((*buf)[:0], value...)
-			joined = true
-		}
-		*buf = append(append(*buf, sep...), v[1]...)
-	}
-	if joined {
-		value = *buf
-	}
-	return value, true
 }
 
 // isOn reads HTTPS as wsgiref.util.guess_scheme does.

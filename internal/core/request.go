@@ -32,8 +32,9 @@ type Request struct {
 	sink    Sink
 	info    requestInfo
 	isHead  bool
-	pathBuf []byte // the decoded path, reused
-	joined  []byte // a repeated header's values joined, reused
+	pathBuf []byte  // the decoded path, reused
+	joined  []byte  // a repeated header's values joined, reused
+	repeats repeats // which headers repeat, reused
 
 	// Response progress.
 	hd       ResponseHead

@@ -45,7 +45,7 @@ func New(app *core.App, cfg Config) *Server {
 		cfg.IOTimeout = 60 * time.Second
 	}
 	if cfg.Limits.RequestLine == 0 {
-		cfg.Limits.RequestLine = 4094
+		cfg.Limits.RequestLine = 8190
 	}
 	if cfg.Limits.Fields == 0 {
 		cfg.Limits.Fields = 100

@@ -40,7 +40,9 @@ func ServeCGI(a *core.App, env []string, stdin io.Reader, stdout io.Writer, iis 
 
 	s := &cgiSink{w: bufio.NewWriterSize(stdout, writeBufSize)}
 	r := a.Begin(s, nil)
-	status, length := r.EnvironFromCGI(vars, core.Peer{LocalName: "localhost", LocalPort: "80"})
+	// No bound on the header variables: the environment of a process is
+	// bounded by the system, and the front server that made it chose them.
+	status, length := r.EnvironFromCGI(vars, core.Peer{LocalName: "localhost", LocalPort: "80"}, 0)
 	var body io.Reader
 	if length > 0 {
 		body = io.LimitReader(stdin, length)

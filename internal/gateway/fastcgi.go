@@ -28,6 +28,10 @@ type FastCGI struct {
 	// that makes no progress (default 60s). A kept connection waits for
 	// its next request without limit: the front server manages it.
 	IOTimeout time.Duration
+	// MaxHeaders bounds the header variables (HTTP_*) of one request:
+	// more are answered 431 (0: DefaultMaxHeaders; negative: no limit but
+	// the 1 MiB of variables).
+	MaxHeaders int
 
 	once sync.Once
 	gw   gateway
@@ -277,7 +281,7 @@ func (c *fcgiConn) exchange(ex *fcgiExchange) bool {
 	if err != nil {
 		a.Log().Warn("malformed FastCGI variables", "remote", c.nc.RemoteAddr().String(), "error", err)
 	} else {
-		status, length = r.EnvironFromCGI(c.pairs, c.local)
+		status, length = r.EnvironFromCGI(c.pairs, c.local, maxHeaders(c.srv.MaxHeaders))
 	}
 	if status == 0 && length == core.BodyAbsent && !ex.stdinEnded() {
 		// No CONTENT_LENGTH, but a body: read to its end (SetBody).

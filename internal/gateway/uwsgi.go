@@ -25,6 +25,10 @@ type UWSGI struct {
 	// IOTimeout bounds one read of the body or one write of the response
 	// that makes no progress (default 60s).
 	IOTimeout time.Duration
+	// MaxHeaders bounds the header variables (HTTP_*) of one request:
+	// more are answered 431 (0: DefaultMaxHeaders; negative: no limit but
+	// the 64 KiB packet).
+	MaxHeaders int
 
 	once sync.Once
 	gw   gateway
@@ -67,7 +71,7 @@ func (s *UWSGI) serveConn(gc *gatewayConn) {
 	defer s.gw.finish(gc)
 
 	r := a.Begin(u, nil)
-	status, length := r.EnvironFromCGI(vars, localAddr(nc))
+	status, length := r.EnvironFromCGI(vars, localAddr(nc), maxHeaders(s.MaxHeaders))
 	var body io.Reader
 	if length > 0 {
 		u.body.c, u.body.n = u, length

@@ -15,7 +15,7 @@ import (
 // Limits are gunicorn's --limit-request-* settings. Zero means no limit of
 // its own (the head is still bounded by MaxHead).
 type Limits struct {
-	RequestLine int // longest request line, without CRLF (gunicorn: 4094)
+	RequestLine int // longest request line, without CRLF (gowsgi: 8190, gunicorn: 4094)
 	Fields      int // most header fields (gunicorn: 100)
 	FieldSize   int // longest header field line, without CRLF (gunicorn: 8190)
 }
