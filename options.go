@@ -53,7 +53,7 @@ type Options struct {
 
 	// BufferMemory bounds the memory the worker gives request buffers
 	// beyond each connection's fixed 4 KiB: bodies read ahead, long heads
-	// (default 32 MiB; negative: no limit). When it is used up a body is
+	// (default 16 MiB; negative: no limit). When it is used up a body is
 	// read by the application instead, a chunked one goes to disk at once,
 	// and a head that needs more room gets 503.
 	BufferMemory int64

@@ -175,7 +175,7 @@ func addServeFlags(fs *pflag.FlagSet, c *settings) {
 			"wsgi.input raises OSError (a chunked body gets 408)")
 	fs.Var(seconds{&c.sendTimeout}, "send-timeout",
 		"longest wait, in all for each MiB, for a client to take a response: then the connection is cut and the Python thread is free")
-	fs.Int64Var(&c.bufferMemory, "worker-buffer-memory", 32<<20,
+	fs.Int64Var(&c.bufferMemory, "worker-buffer-memory", 16<<20,
 		"bytes of memory a worker gives all request buffers beyond 4 KiB a connection (bodies read ahead, long heads); "+
 			"beyond it bodies are not read ahead and a long head gets 503 (0: no limit)")
 	fs.Int64Var(&c.tmpUploadLimit, "tmp-upload-limit", 4<<30,

@@ -47,7 +47,7 @@ const (
 	// say why each default is what it is.
 	DefaultLimitRequestBody = 1 << 30
 	DefaultBodyBufferSize   = 64 << 10
-	DefaultBufferMemory     = 32 << 20
+	DefaultBufferMemory     = 16 << 20
 	DefaultUploadDisk       = 4 << 30
 	// maxBodyBufferSize keeps a preloaded body within the request arena's
 	// 32-bit offsets, far above any sane setting.
