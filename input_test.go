@@ -56,7 +56,7 @@ func TestInputReadMethods(t *testing.T) {
 // Bodies beyond what is read ahead stream from the connection.
 func TestInputLargeBodies(t *testing.T) {
 	run(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
-		for _, size := range []int{1, core.PreloadMax, core.PreloadMax + 1, 3 << 20} {
+		for _, size := range []int{1, core.DefaultBodyBufferSize, core.DefaultBodyBufferSize + 1, 3 << 20} {
 			body := pattern(size)
 			sum := sha256.Sum256(body)
 			var got struct {
@@ -79,7 +79,7 @@ func TestInputLargeBodies(t *testing.T) {
 // in memory when small, through a temporary file when large.
 func TestInputChunked(t *testing.T) {
 	run(t, "input_hash", Options{}, func(t *testing.T, tg *target) {
-		for _, size := range []int{0, 10, core.PreloadMax + 5, core.SpoolMemory + 12345} {
+		for _, size := range []int{0, 10, core.DefaultBodyBufferSize + 5, (1 << 20) + 12345} {
 			body := pattern(size)
 			sum := sha256.Sum256(body)
 			req, _ := http.NewRequest("POST", tg.url+"/", io.MultiReader(strings.NewReader(string(body))))

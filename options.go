@@ -34,9 +34,35 @@ type Options struct {
 	// other requests get 404.
 	ScriptName string
 
-	// LimitRequestBody, if positive, is the largest request body accepted;
-	// larger ones get 413.
+	// LimitRequestBody is the largest request body accepted, in memory and
+	// on disk together (nginx's client_max_body_size, uWSGI's limit-post;
+	// default 1 GiB, negative: no limit). A larger Content-Length gets 413
+	// before a byte of the body is read; a chunked body gets 413 once it
+	// passes the limit, and its connection is closed.
 	LimitRequestBody int64
+
+	// BodyBufferSize is the largest request body read completely before
+	// the application runs (nginx's client_body_buffer_size, uWSGI's
+	// post-buffering; default 64 KiB): a slow uploader then holds no
+	// Python thread. Larger bodies are read by the application from the
+	// client (the front end's body timeout bounds that wait), except
+	// chunked ones, which are read to their end first, this much in memory
+	// and the rest in a temporary file. 64 KiB takes the forms and JSON
+	// of most requests at the cost of 64 MiB for 1,000 connections.
+	BodyBufferSize int
+
+	// BufferMemory bounds the memory the worker gives request buffers
+	// beyond each connection's fixed 4 KiB: bodies read ahead, long heads
+	// (default 16 MiB; negative: no limit). When it is used up a body is
+	// read by the application instead, a chunked one goes to disk at once,
+	// and a head that needs more room gets 503.
+	BufferMemory int64
+
+	// UploadDiskLimit bounds the disk the worker's spooled request bodies
+	// take together, in TempDir (default 4 GiB; negative: no limit). A
+	// body that would pass it gets 503 with Retry-After, and its
+	// connection is closed.
+	UploadDiskLimit int64
 
 	// Multiprocess sets wsgi.multiprocess (true when several worker
 	// processes serve the same application).
@@ -137,6 +163,7 @@ func (o *Options) core() core.Options {
 	return core.Options{
 		App: o.App, Threads: o.Threads, QueueSize: o.QueueSize, QueueTimeout: o.QueueTimeout,
 		ScriptName: o.ScriptName, LimitRequestBody: o.LimitRequestBody,
+		BodyBufferSize: o.BodyBufferSize, BufferMemory: o.BufferMemory, UploadDisk: o.UploadDiskLimit,
 		Multiprocess: o.Multiprocess, RunOnce: o.RunOnce,
 		Logger: o.Logger, Errors: o.Errors, AccessLog: o.AccessLog, AccessLogFormat: format,
 		Timeout: o.Timeout, MaxRequests: o.MaxRequests, Recycle: o.Recycle,
@@ -152,6 +179,8 @@ func (o *Options) core() core.Options {
 func (o Options) withDefaults(c core.Options) Options {
 	o.Threads, o.QueueSize, o.QueueTimeout = c.Threads, c.QueueSize, c.QueueTimeout
 	o.Logger, o.Errors, o.ScriptName = c.Logger, c.Errors, c.ScriptName
+	o.LimitRequestBody, o.BodyBufferSize = c.LimitRequestBody, c.BodyBufferSize
+	o.BufferMemory, o.UploadDiskLimit = c.BufferMemory, c.UploadDisk
 	return o
 }
 

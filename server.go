@@ -25,9 +25,24 @@ type Server struct {
 	// HeaderTimeout bounds the time to receive a whole request head
 	// (default 30s): slow clients cannot hold connections open forever.
 	HeaderTimeout time.Duration
-	// IOTimeout bounds one read of a request body or one write of a
-	// response that makes no progress (default 60s).
+	// IOTimeout is the default of SendTimeout and BodyTimeout (60s).
 	IOTimeout time.Duration
+	// SendTimeout bounds the time the Python thread sending a response
+	// waits for a client that does not take it (nginx's send_timeout;
+	// default IOTimeout): in all, for each MiB the client takes, so one
+	// that reads a byte now and then cannot renew it. Past it the
+	// connection is cut and the thread is free.
+	SendTimeout time.Duration
+	// BodyTimeout bounds the time spent waiting for a request body that
+	// is not read ahead (larger than Options.BodyBufferSize, or a chunked
+	// one, which a goroutine reads): in all, for each MiB the client sends
+	// (nginx's client_body_timeout; default IOTimeout). Past it wsgi.input
+	// raises OSError, or a chunked body gets 400.
+	BodyTimeout time.Duration
+	// MaxConnections bounds the connections served at once (gunicorn's
+	// worker_connections; default 1000, negative: no limit): one more is
+	// answered 503 with Retry-After and closed.
+	MaxConnections int
 	// Limits on the request head, gunicorn's --limit-request-*; zero
 	// values take the defaults (8190, 100, 8190).
 	Limits Limits
@@ -58,6 +73,7 @@ func (s *Server) init() *engine.Server {
 	s.once.Do(func() {
 		s.engine = engine.New(s.App.core, engine.Config{
 			KeepAlive: s.KeepAlive, HeaderTimeout: s.HeaderTimeout, IOTimeout: s.IOTimeout,
+			SendTimeout: s.SendTimeout, BodyTimeout: s.BodyTimeout, MaxConnections: s.MaxConnections,
 			Limits: h1.Limits{RequestLine: s.Limits.RequestLine, Fields: s.Limits.Fields, FieldSize: s.Limits.FieldSize},
 		})
 	})

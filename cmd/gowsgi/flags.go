@@ -36,6 +36,12 @@ type settings struct {
 	limitFields       int
 	limitFieldSize    int
 	limitRequestBody  int64
+	bodyBufferSize    int
+	bodyTimeout       time.Duration
+	sendTimeout       time.Duration
+	bufferMemory      int64
+	tmpUploadLimit    int64
+	maxConnections    int
 	queueSize         int
 	queueTimeout      time.Duration
 	scriptName        string
@@ -157,7 +163,26 @@ func addServeFlags(fs *pflag.FlagSet, c *settings) {
 	fs.IntVar(&c.limitFields, "limit-request-fields", 100, "most header fields in a request (FastCGI, uwsgi: HTTP_* variables)")
 	fs.IntVar(&c.limitFieldSize, "limit-request-field_size", 8190, "longest header field line in bytes")
 	fs.IntVar(&c.limitFieldSize, "limit-request-field-size", 8190, "alias of --limit-request-field_size")
-	fs.Int64Var(&c.limitRequestBody, "limit-request-body", 0, "largest request body in bytes, larger ones get 413 (0: no limit)")
+	fs.Int64Var(&c.limitRequestBody, "limit-request-body", 1<<30,
+		"largest request body in bytes, in memory and on disk, as nginx's client_max_body_size: larger ones get 413 "+
+			"and their connection is closed (0: no limit)")
+	fs.IntVar(&c.bodyBufferSize, "client-body-buffer-size", 64<<10,
+		"request bodies up to this many bytes are read before the application runs, so a slow uploader holds no "+
+			"Python thread (nginx's client_body_buffer_size); a chunked body keeps this much in memory, the rest on disk")
+	c.bodyTimeout, c.sendTimeout = 60*time.Second, 60*time.Second
+	fs.Var(seconds{&c.bodyTimeout}, "client-body-timeout",
+		"longest wait, in all for each MiB, for a request body the application reads from the client: then "+
+			"wsgi.input raises OSError (a chunked body gets 408)")
+	fs.Var(seconds{&c.sendTimeout}, "send-timeout",
+		"longest wait, in all for each MiB, for a client to take a response: then the connection is cut and the Python thread is free")
+	fs.Int64Var(&c.bufferMemory, "worker-buffer-memory", 16<<20,
+		"bytes of memory a worker gives all request buffers beyond 4 KiB a connection (bodies read ahead, long heads); "+
+			"beyond it bodies are not read ahead and a long head gets 503 (0: no limit)")
+	fs.Int64Var(&c.tmpUploadLimit, "tmp-upload-limit", 4<<30,
+		"bytes of disk a worker's spooled request bodies take together in --tmp-upload-dir; a body beyond it gets 503 (0: no limit)")
+	fs.IntVar(&c.maxConnections, "max-connections", 1000,
+		"connections a worker serves at once (gunicorn's worker_connections); one more gets 503 and is closed (0: no limit)")
+	fs.IntVar(&c.maxConnections, "worker-connections", 1000, "alias of --max-connections")
 	fs.IntVar(&c.queueSize, "queue-size", 1024,
 		"requests that may wait for a free Python thread; more are answered 503 with Retry-After")
 	c.queueTimeout = 30 * time.Second
@@ -174,6 +199,7 @@ func addServeFlags(fs *pflag.FlagSet, c *settings) {
 		"print every setting with its value and where it came from, then check as --check-config does")
 	fs.MarkHidden("log-file")
 	fs.MarkHidden("limit-request-field-size")
+	fs.MarkHidden("worker-connections")
 	addUnsupportedFlags(fs, c)
 }
 

@@ -409,7 +409,10 @@ func runWorker(s *settings, p processSettings, w *master.Worker, l *logs) int {
 		QueueSize:           s.queueSize,
 		QueueTimeout:        queueTimeout(s.queueTimeout),
 		ScriptName:          s.scriptName,
-		LimitRequestBody:    s.limitRequestBody,
+		LimitRequestBody:    noLimitIfZero64(s.limitRequestBody),
+		BodyBufferSize:      s.bodyBufferSize,
+		BufferMemory:        noLimitIfZero64(s.bufferMemory),
+		UploadDiskLimit:     noLimitIfZero64(s.tmpUploadLimit),
 		Multiprocess:        w.Workers > 1,
 		Timeout:             time.Duration(s.timeout) * time.Second,
 		MaxRequests:         maxRequests,
@@ -446,8 +449,10 @@ func runWorker(s *settings, p processSettings, w *master.Worker, l *logs) int {
 	}
 
 	srv := &gowsgi.Server{
-		App:       app,
-		KeepAlive: time.Duration(s.keepAlive) * time.Second,
+		App:         app,
+		KeepAlive:   time.Duration(s.keepAlive) * time.Second,
+		SendTimeout: s.sendTimeout, BodyTimeout: s.bodyTimeout,
+		MaxConnections: noLimitIfZero(s.maxConnections),
 		Limits: gowsgi.Limits{
 			RequestLine: noLimitIfZero(s.limitLine),
 			Fields:      noLimitIfZero(s.limitFields),
@@ -561,6 +566,15 @@ func pythonPath(list string) ([]string, error) {
 // noLimitIfZero: on the command line 0 means "no limit", as in gunicorn;
 // for Server it means "the default".
 func noLimitIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// noLimitIfZero64 is noLimitIfZero for byte counts: 0 on the command line
+// means no limit, in Options a default.
+func noLimitIfZero64(n int64) int64 {
 	if n == 0 {
 		return -1
 	}

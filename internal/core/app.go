@@ -42,6 +42,9 @@ type App struct {
 	access *accessLogger
 	proxy  *proxyTrust
 
+	memory *Budget // request buffers in memory, worker-wide
+	disk   *Budget // spooled request bodies, worker-wide
+
 	errorsMu sync.Mutex    // serializes wsgi.errors writes
 	free     chan *Request // requests kept for reuse
 	closed   atomic.Bool
@@ -77,7 +80,8 @@ func New(opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{opts: opts, log: opts.Logger, access: access, proxy: proxy, free: make(chan *Request, opts.Threads+64)}
+	a := &App{opts: opts, log: opts.Logger, access: access, proxy: proxy, free: make(chan *Request, opts.Threads+64),
+		memory: NewBudget(opts.BufferMemory), disk: NewBudget(opts.UploadDisk)}
 	a.handle = cgo.NewHandle(a)
 
 	spec, loader, software := C.CString(opts.App), C.CString(loaderSource), C.CString(opts.ServerSoftware)

@@ -46,7 +46,14 @@ func (r *Request) SetBody(body io.Reader, length int64, waitContinue bool) int {
 
 // Refuse answers status (a 4xx the front end or SetBody decided) instead of
 // running the application.
-func (r *Request) Refuse(status int) { r.respond(status, http.StatusText(status)) }
+func (r *Request) Refuse(status int) {
+	if status == 503 {
+		// The worker is out of a budget for now: the client may retry.
+		r.respond(status, http.StatusText(status), [2]string{"Retry-After", "1"})
+		return
+	}
+	r.respond(status, http.StatusText(status))
+}
 
 // Submit queues the request for a Python thread and returns at once; its
 // Owner's Finished runs on the thread once it is through (or at once, for
@@ -113,6 +120,18 @@ func (a *App) Log() *slog.Logger { return a.log }
 
 // Poller is the App's epoll, where the engine puts its sockets.
 func (a *App) Poller() *Poller { return a.pool.poller }
+
+// Memory is the worker-wide budget of request buffers in memory: a front
+// end takes from it what a client makes it hold beyond a connection's
+// fixed buffers (a long head, a body read ahead).
+func (a *App) Memory() *Budget { return a.memory }
+
+// Disk is the worker-wide budget of request bodies spooled to disk.
+func (a *App) Disk() *Budget { return a.disk }
+
+// BodyBufferSize is how large a body with a Content-Length may be to be
+// read before the application runs.
+func (a *App) BodyBufferSize() int { return a.opts.BodyBufferSize }
 
 // TestHook is a function tests may set to break a request at one point.
 type TestHook struct {

@@ -11,6 +11,9 @@
 #include <string.h>
 
 #define INPUT_BUFSIZE (64 * 1024)
+/* READ_AHEAD is how far read(n) allocates beyond the bytes it has before
+ * they arrive (the result then doubles as they come). */
+#define READ_AHEAD (1024 * 1024)
 
 typedef struct {
     PyObject_HEAD
@@ -163,15 +166,25 @@ static PyObject *read_exact(gw_input *self, Py_ssize_t size)
         size = (Py_ssize_t)self->remaining;
     if (size < avail)
         size = avail;
-    PyObject *res = PyBytes_FromStringAndSize(NULL, size);
+    /* Nor more than has arrived, by much: a Content-Length is only the
+     * client's claim, and read() of "Content-Length: 16000000000" must not
+     * reserve 16 GB. The result grows as the bytes come. */
+    Py_ssize_t cap = size;
+    if (cap - avail > READ_AHEAD)
+        cap = avail + READ_AHEAD;
+    PyObject *res = PyBytes_FromStringAndSize(NULL, cap);
     if (res == NULL)
         return NULL;
-    char *p = PyBytes_AS_STRING(res);
-    memcpy(p, self->cur, avail);
+    memcpy(PyBytes_AS_STRING(res), self->cur, avail);
     self->cur = self->end;
     Py_ssize_t got = avail;
     while (got < size && self->more) {
-        Py_ssize_t n = raw_read(self, p + got, size - got);
+        if (got == cap) {
+            cap = cap > size - cap ? size : 2 * cap;
+            if (_PyBytes_Resize(&res, cap) < 0)
+                return NULL;
+        }
+        Py_ssize_t n = raw_read(self, PyBytes_AS_STRING(res) + got, cap - got);
         if (n < 0) {
             Py_DECREF(res);
             return NULL;
@@ -179,7 +192,7 @@ static PyObject *read_exact(gw_input *self, Py_ssize_t size)
         got += n;
     }
     taken(self, got);
-    if (got < size && _PyBytes_Resize(&res, got) < 0)
+    if (got < cap && _PyBytes_Resize(&res, got) < 0)
         return NULL;
     return res;
 }

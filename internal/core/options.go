@@ -16,7 +16,10 @@ type Options struct {
 	QueueSize           int
 	QueueTimeout        time.Duration
 	ScriptName          string
-	LimitRequestBody    int64
+	LimitRequestBody    int64 // negative: no limit (after setDefaults)
+	BodyBufferSize      int
+	BufferMemory        int64 // negative: no limit
+	UploadDisk          int64 // negative: no limit
 	Multiprocess        bool
 	RunOnce             bool
 	Logger              *slog.Logger
@@ -39,6 +42,16 @@ type Options struct {
 const (
 	defaultQueueSize    = 1024
 	defaultQueueTimeout = 30 * time.Second
+
+	// The bounds on what clients make a worker hold; the public Options
+	// say why each default is what it is.
+	DefaultLimitRequestBody = 1 << 30
+	DefaultBodyBufferSize   = 64 << 10
+	DefaultBufferMemory     = 16 << 20
+	DefaultUploadDisk       = 4 << 30
+	// maxBodyBufferSize keeps a preloaded body within the request arena's
+	// 32-bit offsets, far above any sane setting.
+	maxBodyBufferSize = 64 << 20
 )
 
 func (o *Options) setDefaults() {
@@ -50,6 +63,19 @@ func (o *Options) setDefaults() {
 	}
 	if o.QueueTimeout == 0 {
 		o.QueueTimeout = defaultQueueTimeout
+	}
+	if o.LimitRequestBody == 0 {
+		o.LimitRequestBody = DefaultLimitRequestBody
+	}
+	if o.BodyBufferSize <= 0 {
+		o.BodyBufferSize = DefaultBodyBufferSize
+	}
+	o.BodyBufferSize = min(o.BodyBufferSize, maxBodyBufferSize)
+	if o.BufferMemory == 0 {
+		o.BufferMemory = DefaultBufferMemory
+	}
+	if o.UploadDisk == 0 {
+		o.UploadDisk = DefaultUploadDisk
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -29,6 +29,8 @@ type Request struct {
 	// Set by the front end for each request.
 	body    io.Reader // the body past the preloaded bytes
 	cleanup func()    // releases a spooled body
+	held    int64     // bytes of the App's memory budget the body holds
+	onDisk  int64     // bytes of the App's disk budget the body holds
 	sink    Sink
 	info    requestInfo
 	isHead  bool
@@ -90,6 +92,7 @@ func (r *Request) recycle() {
 	if r.cleanup != nil {
 		r.cleanup()
 	}
+	r.giveBack()
 	c := r.c
 	c.arena_len, c.nentries, c.in_flags = 0, 0, 0
 	c.body_off, c.body_len, c.body_total = 0, 0, -1
@@ -111,6 +114,7 @@ func (r *Request) destroy() {
 	if r.cleanup != nil {
 		r.cleanup()
 	}
+	r.giveBack()
 	c := r.c
 	C.free(unsafe.Pointer(c.arena))
 	C.free(unsafe.Pointer(c.entries))

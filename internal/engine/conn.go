@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,13 +38,17 @@ type conn struct {
 	state    atomic.Int32
 	deadline atomic.Int64 // monotonic time an idle connection expires (0: none)
 
-	rbuf      []byte // read buffer; unread bytes are rbuf[r:w]
+	rbuf      []byte             // read buffer; unread bytes are rbuf[r:w]; nil while idle with none
+	base      *[readBufSize]byte // the pooled buffer rbuf is, until it grows
+	grown     int64              // bytes of the App's memory budget rbuf holds
 	r, w      int
-	scan      int   // where the search for the end of the head in rbuf[r:w] resumes
-	need      int   // bytes of head and body to have before the request starts (0: a head)
-	headSince int64 // monotonic time the head in progress began arriving (0: none yet)
-	bw        *bufio.Writer
-	aside     *os.File // while a goroutine of its own reads a chunked body
+	scan      int           // where the search for the end of the head in rbuf[r:w] resumes
+	need      int           // bytes of head and body to have before the request starts (0: a head)
+	headSince int64         // monotonic time the head in progress began arriving (0: none yet)
+	bw        *bufio.Writer // nil while idle with nothing buffered
+	aside     *os.File      // while a goroutine of its own reads a chunked body
+	rpace     pace          // waiting for the body
+	wpace     pace          // waiting for the client to take the response
 
 	hreq h1.Request
 	peer core.Peer
@@ -77,10 +82,17 @@ const (
 	drainMax = 256 << 10
 )
 
+// The buffers of connections that wait with nothing buffered go back to
+// these pools: an idle connection then costs its socket and this struct.
+var (
+	readBufs  = sync.Pool{New: func() any { return new([readBufSize]byte) }}
+	writeBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufSize) }}
+)
+
 func newConn(s *Server, fd int, remote unix.Sockaddr) *conn {
-	c := &conn{srv: s, sk: sock{fd: fd}, rbuf: make([]byte, readBufSize)}
+	c := &conn{srv: s, sk: sock{fd: fd}}
 	c.state.Store(connBusy) // its opener's
-	c.bw = bufio.NewWriterSize(sockWriter{c}, writeBufSize)
+	c.rpace.timeout, c.wpace.timeout = s.cfg.BodyTimeout, s.cfg.SendTimeout
 	p := &c.peer
 	p.RemoteIP, p.RemotePort = core.SplitRemote(sockaddrString(remote))
 	if _, unixSocket := remote.(*unix.SockaddrUnix); unixSocket || remote == nil {
@@ -106,7 +118,44 @@ func newConn(s *Server, fd int, remote unix.Sockaddr) *conn {
 // sockWriter is the buffered writer's way to the socket.
 type sockWriter struct{ c *conn }
 
-func (w sockWriter) Write(p []byte) (int, error) { return w.c.sk.write(p, w.c.srv.cfg.IOTimeout) }
+func (w sockWriter) Write(p []byte) (int, error) { return w.c.sk.write(p, &w.c.wpace) }
+
+// buffers gives the connection its buffers back, if it rested.
+func (c *conn) buffers() {
+	if c.rbuf == nil {
+		c.base = readBufs.Get().(*[readBufSize]byte)
+		c.rbuf = c.base[:]
+	}
+	if c.bw == nil {
+		c.bw = writeBufs.Get().(*bufio.Writer)
+		c.bw.Reset(sockWriter{c})
+	}
+}
+
+// rest gives back the buffers that hold nothing, before the connection
+// waits: 5,000 idle connections then cost no 100 MB of buffers.
+func (c *conn) rest() {
+	if c.bw != nil && c.bw.Buffered() == 0 {
+		c.bw.Reset(nil)
+		writeBufs.Put(c.bw)
+		c.bw = nil
+	}
+	if c.rbuf != nil && c.r == c.w {
+		c.dropReadBuf()
+	}
+}
+
+// dropReadBuf lets go of the read buffer, whatever it holds.
+func (c *conn) dropReadBuf() {
+	if c.base != nil {
+		readBufs.Put(c.base)
+	}
+	if c.grown != 0 {
+		c.srv.app.Memory().Give(c.grown)
+	}
+	c.rbuf, c.base, c.grown = nil, nil, 0
+	c.r, c.w, c.scan = 0, 0, 0
+}
 
 // own makes the caller the owner of an idle connection; false if it is busy.
 func (c *conn) own() bool { return c.state.CompareAndSwap(connIdle, connBusy) }
@@ -228,6 +277,8 @@ func (c *conn) close() {
 	c.srv.poller.Forget(c.sk.fd, c, false) // before the number is free
 	c.sk.close()
 	c.srv.set.Forget(c)
+	c.rest()
+	c.dropReadBuf()
 }
 
 // advance reads and parses what the client sent and returns its next
@@ -237,6 +288,7 @@ func (c *conn) close() {
 func (c *conn) advance() *core.Request {
 	lim := c.srv.cfg.Limits
 	for {
+		c.buffers()
 		if pending := c.w - c.r; pending > 0 && c.need == 0 {
 			if c.headSince == 0 {
 				c.headSince = core.CoarseNow()
@@ -271,8 +323,11 @@ func (c *conn) advance() *core.Request {
 			}
 			continue
 		}
-		if c.w == len(c.rbuf) {
-			c.makeRoom(lim)
+		if c.w == len(c.rbuf) && !c.makeRoom(lim) {
+			// Within the limits, but the worker has no memory left for
+			// long heads: busy, for now.
+			c.refuse(&h1.Error{Status: 503, Reason: "the server has no room for a request head this long now"})
+			return nil
 		}
 		n, err := c.sk.tryRead(c.rbuf[c.w:])
 		if n > 0 {
@@ -287,6 +342,7 @@ func (c *conn) advance() *core.Request {
 				return nil
 			}
 			c.setDeadline()
+			c.rest()
 			if c.toIdle() {
 				return nil
 			}
@@ -299,21 +355,50 @@ func (c *conn) advance() *core.Request {
 }
 
 // makeRoom makes room at the end of the read buffer: the unread bytes move
-// to its start, or it grows, as far as a head (and a small body) may take.
-func (c *conn) makeRoom(lim h1.Limits) {
+// to its start, or it grows, as far as a head may take and the App's
+// memory budget allows; false if it has no room for it.
+func (c *conn) makeRoom(lim h1.Limits) bool {
 	if c.r > 0 {
 		c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
 		c.scan = min(c.scan, c.w)
 		c.r = 0
-		return
+		return true
 	}
-	limit := lim.HeadLimit() + readBufSize
-	if c.need > 0 {
-		limit = c.need + readBufSize
+	return c.grow(min(2*len(c.rbuf), lim.HeadLimit()+readBufSize))
+}
+
+// grow makes the read buffer size bytes long, taking what it adds from
+// the App's memory budget; false if the budget has no room for it.
+func (c *conn) grow(size int) bool {
+	more := int64(size-readBufSize) - c.grown
+	if more > 0 && !c.srv.app.Memory().Take(more) {
+		return false
 	}
-	grown := make([]byte, min(2*len(c.rbuf), limit))
+	grown := make([]byte, size)
 	c.w = copy(grown, c.rbuf[c.r:c.w])
-	c.rbuf = grown
+	c.scan = min(c.scan, c.w)
+	c.r = 0
+	if c.base != nil {
+		readBufs.Put(c.base)
+		c.base = nil
+	}
+	c.rbuf, c.grown = grown, c.grown+more
+	return true
+}
+
+// room makes rbuf[r:] at least n bytes long, for a body read ahead; false
+// if the App's memory budget has no room for it.
+func (c *conn) room(n int) bool {
+	switch {
+	case c.r+n <= len(c.rbuf):
+		return true
+	case n <= len(c.rbuf):
+		c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
+		c.scan = min(c.scan, c.w)
+		c.r = 0
+		return true
+	}
+	return c.grow(n)
 }
 
 // setDeadline sets when the idle connection expires: the keep-alive
@@ -363,7 +448,8 @@ func (c *conn) begin(n int) (*core.Request, bool) {
 	}
 	// A small body is read before the application runs, from the buffer:
 	// a slow client then holds no Python thread.
-	if cl := hreq.ContentLength; cl > 0 && cl <= core.PreloadMax && !hreq.ExpectContinue && c.w-c.r < n+int(cl) {
+	if cl := hreq.ContentLength; cl > 0 && cl <= int64(c.srv.app.BodyBufferSize()) && !hreq.ExpectContinue &&
+		c.w-c.r < n+int(cl) && c.room(n+int(cl)) {
 		c.need = n + int(cl)
 		return nil, true
 	}
@@ -377,6 +463,8 @@ func (c *conn) begin(n int) (*core.Request, bool) {
 	c.minor = hreq.Minor
 	c.closing = hreq.Close || c.srv.set.Closing()
 	c.chunked = false
+	c.rpace.reset()
+	c.wpace.reset()
 
 	status := r.EnvironFromH1(hreq, &c.peer)
 	c.r += n // the head stays intact until the environ is built
@@ -396,6 +484,9 @@ func (c *conn) begin(n int) (*core.Request, bool) {
 		}
 	}
 	if status == 0 {
+		if c.grown != 0 && c.r == c.w {
+			c.dropReadBuf() // a body read ahead is in the request now
+		}
 		return r, false
 	}
 	if c.bodyDone != nil && !c.bodyDone() {
@@ -412,10 +503,14 @@ func (c *conn) spoolAside(r *core.Request, body io.Reader) {
 	status := 400
 	if err == nil {
 		c.aside = f
+		if !c.cont.pending {
+			c.rest() // the response buffer, while the body trickles in
+		}
 		status = r.SetBody(body, core.BodyUnknown, c.hreq.ExpectContinue)
 		c.aside = nil
 		f.Close()
 	}
+	c.buffers()
 	if status == 0 {
 		r.Submit()
 		return
@@ -437,6 +532,7 @@ func (c *conn) Finished(r *core.Request) *core.Request {
 	// has this response), and the Poller says when something comes.
 	if c.r == c.w && c.flush() == nil {
 		c.setDeadline()
+		c.rest()
 		if c.toIdle() {
 			return nil
 		}
@@ -539,6 +635,7 @@ func (c *conn) ReadByte() (byte, error) {
 }
 
 func (c *conn) fill() error {
+	c.buffers() // it may have let go of an empty one
 	c.r, c.w = 0, 0
 	n, err := c.readSocket(c.rbuf)
 	c.w = n
@@ -553,10 +650,14 @@ func (c *conn) fill() error {
 
 func (c *conn) readSocket(p []byte) (int, error) {
 	if c.aside != nil {
-		c.aside.SetReadDeadline(time.Now().Add(c.srv.cfg.IOTimeout))
-		return c.aside.Read(p)
+		start := time.Now()
+		c.aside.SetReadDeadline(c.rpace.deadline(start))
+		n, err := c.aside.Read(p)
+		c.rpace.spent(start)
+		c.rpace.add(n)
+		return n, err
 	}
-	return c.sk.read(p, c.srv.cfg.IOTimeout)
+	return c.sk.read(p, &c.rpace)
 }
 
 // bodyReader reads a body of known length from the connection.
@@ -594,6 +695,7 @@ type continueReader struct {
 func (r *continueReader) Read(p []byte) (int, error) {
 	if r.pending {
 		r.pending = false
+		r.c.buffers()
 		r.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		if err := r.c.flush(); err != nil {
 			return 0, err
@@ -673,7 +775,7 @@ func (c *conn) WriteBody(a, b []byte, flush bool) error {
 		if c.chunked {
 			bufs = append(bufs, crlf)
 		}
-		_, err := c.sk.writev(bufs, c.srv.cfg.IOTimeout)
+		_, err := c.sk.writev(bufs, &c.wpace)
 		return err
 	}
 	c.bw.Write(chunkHead)
@@ -724,7 +826,7 @@ func (c *conn) SendFile(fd int, off, n int64) (int64, error) {
 	if n >= lowWaterFrom {
 		c.setLowWater(true)
 	}
-	sent, err := c.sk.sendfile(fd, off, n, c.srv.cfg.IOTimeout)
+	sent, err := c.sk.sendfile(fd, off, n, &c.wpace)
 	if err == nil && c.chunked {
 		c.bw.Write(crlf)
 	}
@@ -755,7 +857,7 @@ func (c *conn) Abort() {
 }
 
 func (c *conn) flush() error {
-	if c.bw.Buffered() == 0 {
+	if c.bw == nil || c.bw.Buffered() == 0 {
 		return nil
 	}
 	return c.bw.Flush()

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -142,6 +144,10 @@ func (el *listener) Ready() {
 
 // open starts serving an accepted connection.
 func (s *Server) open(fd int, sa unix.Sockaddr) {
+	if max := s.cfg.MaxConnections; max > 0 && s.set.Count() >= max {
+		s.turnAway(fd)
+		return
+	}
 	c := newConn(s, fd, sa)
 	s.set.Track(c)
 	if err := s.poller.Add(fd, unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLET, c); err != nil {
@@ -150,4 +156,28 @@ func (s *Server) open(fd int, sa unix.Sockaddr) {
 	}
 	// The client has often sent its request already.
 	c.serveNext()
+}
+
+// busyResponse answers a connection beyond MaxConnections.
+const busyResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+	"Content-Length: 57\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" +
+	"503 Service Unavailable: the server has too many clients\n"
+
+// turnAway answers 503 to a connection beyond MaxConnections and closes it,
+// without a buffer or a wait: what fits in the socket goes out, the
+// request it may have sent is read and dropped (closing with unread data
+// would reset the connection, and the client could lose the answer).
+func (s *Server) turnAway(fd int) {
+	unix.Write(fd, []byte(busyResponse))
+	unix.Shutdown(fd, unix.SHUT_WR)
+	var discard [512]byte
+	for i := 0; i < 16; i++ {
+		if n, err := unix.Read(fd, discard[:]); n <= 0 || err != nil {
+			break
+		}
+	}
+	unix.Close(fd)
+	if log := s.app.Log(); log.Enabled(context.Background(), slog.LevelDebug) {
+		log.Debug("connection refused: --max-connections reached", "max", s.cfg.MaxConnections)
+	}
 }

@@ -18,9 +18,17 @@ import (
 type Config struct {
 	KeepAlive     time.Duration // an idle connection's wait for its next request
 	HeaderTimeout time.Duration // to receive a whole request head
-	IOTimeout     time.Duration // one read of a body or write of a response
-	Limits        h1.Limits
+	IOTimeout     time.Duration // the default of SendTimeout and BodyTimeout
+	// The longest a connection's owner waits for its client in all, for
+	// each MiB moved (see pace): writing a response, reading a body.
+	SendTimeout    time.Duration
+	BodyTimeout    time.Duration
+	MaxConnections int // beyond it, a new connection gets 503 (negative: no limit)
+	Limits         h1.Limits
 }
+
+// DefaultMaxConnections is gunicorn's worker_connections.
+const DefaultMaxConnections = 1000
 
 // Server serves an App over HTTP/1.1 from the App's Poller.
 type Server struct {
@@ -43,6 +51,15 @@ func New(app *core.App, cfg Config) *Server {
 	}
 	if cfg.IOTimeout <= 0 {
 		cfg.IOTimeout = 60 * time.Second
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = cfg.IOTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = cfg.IOTimeout
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
 	}
 	if cfg.Limits.RequestLine == 0 {
 		cfg.Limits.RequestLine = 8190

@@ -61,23 +61,26 @@ func (s *sock) tryRead(p []byte) (int, error) {
 	}
 }
 
-// read reads at least one byte, waiting up to timeout for one to come.
-func (s *sock) read(p []byte, timeout time.Duration) (int, error) {
-	deadline := time.Now().Add(timeout)
+// read reads at least one byte, waiting for one as long as pc allows.
+func (s *sock) read(p []byte, pc *pace) (int, error) {
 	for {
 		n, err := s.tryRead(p)
 		if err != errWouldBlock {
+			pc.add(n)
 			return n, err
 		}
-		if err := s.wait(unix.POLLIN, deadline); err != nil {
+		start := time.Now()
+		err = s.wait(unix.POLLIN, pc.deadline(start))
+		pc.spent(start)
+		if err != nil {
 			return 0, err
 		}
 	}
 }
 
-// writev writes all of bufs, waiting whenever the socket is full: each
-// wait may last timeout (the peer must make progress that often).
-func (s *sock) writev(bufs [][]byte, timeout time.Duration) (int64, error) {
+// writev writes all of bufs, waiting whenever the socket is full as long
+// as pc allows (the client must take each MiB within its timeout).
+func (s *sock) writev(bufs [][]byte, pc *pace) (int64, error) {
 	var total int64
 	for len(bufs) > 0 {
 		for len(bufs) > 0 && len(bufs[0]) == 0 {
@@ -95,6 +98,7 @@ func (s *sock) writev(bufs [][]byte, timeout time.Duration) (int64, error) {
 		}
 		if n > 0 {
 			total += int64(n)
+			pc.add(n)
 			for n > 0 {
 				if n >= len(bufs[0]) {
 					n -= len(bufs[0])
@@ -108,7 +112,10 @@ func (s *sock) writev(bufs [][]byte, timeout time.Duration) (int64, error) {
 		switch err {
 		case nil, unix.EINTR:
 		case unix.EAGAIN:
-			if err := s.wait(unix.POLLOUT, time.Now().Add(timeout)); err != nil {
+			start := time.Now()
+			err := s.wait(unix.POLLOUT, pc.deadline(start))
+			pc.spent(start)
+			if err != nil {
 				return total, err
 			}
 		default:
@@ -119,13 +126,13 @@ func (s *sock) writev(bufs [][]byte, timeout time.Duration) (int64, error) {
 }
 
 // Write writes p whole, as writev does.
-func (s *sock) write(p []byte, timeout time.Duration) (int, error) {
-	n, err := s.writev([][]byte{p}, timeout)
+func (s *sock) write(p []byte, pc *pace) (int, error) {
+	n, err := s.writev([][]byte{p}, pc)
 	return int(n), err
 }
 
 // sendfile sends n bytes of the file fd from offset off with sendfile(2).
-func (s *sock) sendfile(fd int, off, n int64, timeout time.Duration) (int64, error) {
+func (s *sock) sendfile(fd int, off, n int64, pc *pace) (int64, error) {
 	var sent int64
 	for sent < n {
 		chunk := int(min(n-sent, 1<<30))
@@ -133,13 +140,17 @@ func (s *sock) sendfile(fd int, off, n int64, timeout time.Duration) (int64, err
 		m, err := unix.Sendfile(s.fd, fd, &o, chunk)
 		if m > 0 {
 			sent += int64(m)
+			pc.add(m)
 		}
 		switch {
 		case err == nil && m == 0:
 			return sent, io.ErrUnexpectedEOF // the file is shorter than announced
 		case err == nil, err == unix.EINTR:
 		case err == unix.EAGAIN:
-			if err := s.wait(unix.POLLOUT, time.Now().Add(timeout)); err != nil {
+			start := time.Now()
+			err := s.wait(unix.POLLOUT, pc.deadline(start))
+			pc.spent(start)
+			if err != nil {
 				return sent, err
 			}
 		default:

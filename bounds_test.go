@@ -1,0 +1,157 @@
+package gowsgi
+
+// Bounds a client cannot exceed: each is tried by going past it
+// (docs/reliability.md lists them).
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A chunked body past the per-request limit gets 413 and its connection
+// closed; the spool on disk never held more than the limit and is gone.
+func TestBoundChunkedBodyLimit(t *testing.T) {
+	const limit = 1 << 20
+	app, log, _ := newApp(t, Options{App: "conformance:no_read", LimitRequestBody: limit, TempDir: t.TempDir()})
+	addr := serveEngine(t, app, nil)
+	c := dial(t, addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+	chunk := fmt.Sprintf("%x\r\n%s\r\n", 64<<10, strings.Repeat("x", 64<<10))
+	go func() {
+		for i := 0; i < 64; i++ { // 4 MiB, four times the limit
+			if _, err := io.WriteString(c, chunk); err != nil {
+				return
+			}
+		}
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, log)
+	}
+	if resp.StatusCode != 413 || !resp.Close {
+		t.Errorf("%s, close %v: want 413 and the connection closed", resp.Status, resp.Close)
+	}
+	disk := app.core.Disk()
+	waitFor(t, "the spool to be released", func() bool { return disk.Used() == 0 })
+	if peak := disk.Peak(); peak == 0 || peak > limit+64<<10 {
+		t.Errorf("the spool held %d bytes at most; want some, and no more than the limit %d and one buffer", peak, limit)
+	}
+}
+
+// A chunked body past the worker's disk budget gets 503; the budget is
+// whole again after, and a body within it is served.
+func TestBoundUploadDisk(t *testing.T) {
+	app, log, _ := newApp(t, Options{App: "conformance:input_hash", UploadDiskLimit: 256 << 10, TempDir: t.TempDir()})
+	addr := serveEngine(t, app, nil)
+	post := func(size int) int {
+		c := dial(t, addr)
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", size, strings.Repeat("y", size))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%v\nlog:\n%s", err, log)
+		}
+		return resp.StatusCode
+	}
+	if got := post(1 << 20); got != 503 {
+		t.Errorf("1 MiB over a 256 KiB disk budget: %d, want 503", got)
+	}
+	if got := post(200 << 10); got != 200 {
+		t.Errorf("200 KiB within it: %d, want 200", got)
+	}
+}
+
+// The connection beyond MaxConnections gets 503; the others are served.
+func TestBoundMaxConnections(t *testing.T) {
+	app, _, _ := newApp(t, Options{App: "conformance:environ"})
+	addr := serveEngine(t, app, func(s *Server) { s.MaxConnections = 2 })
+	get := func(c net.Conn) int {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	a, b := dial(t, addr), dial(t, addr)
+	if get(a) != 200 || get(b) != 200 {
+		t.Fatal("the first two connections were not served")
+	}
+	if got := get(dial(t, addr)); got != 503 {
+		t.Errorf("a third connection: %d, want 503", got)
+	}
+	b.Close()
+	waitFor(t, "a connection's place to be free", func() bool { return get(dial(t, addr)) == 200 })
+}
+
+// read() of a body whose Content-Length claims 16 GB reads what arrives:
+// the short body then fails as any short body does (OSError), with no
+// MemoryError from reserving the claim.
+func TestBoundClaimedContentLength(t *testing.T) {
+	app, log, _ := newApp(t, Options{App: "conformance:input_read", LimitRequestBody: -1})
+	addr := serveEngine(t, app, nil)
+	c := dial(t, addr)
+	io.WriteString(c, "POST /?read HTTP/1.1\r\nHost: x\r\nContent-Length: 16000000000\r\n\r\n0123456789")
+	c.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 500 || strings.Contains(log.String(), "MemoryError") ||
+		!strings.Contains(log.String(), "the client closed the connection before sending the whole body") {
+		t.Errorf("%s; want 500 from the short body's OSError, no MemoryError; log:\n%s", resp.Status, log)
+	}
+}
+
+// A client that stops reading a streamed response frees the only Python
+// thread after SendTimeout: another request is served.
+func TestBoundSendTimeout(t *testing.T) {
+	app, _, _ := newApp(t, Options{App: "conformance:big_stream", Threads: 1})
+	addr := serveEngine(t, app, func(s *Server) { s.SendTimeout = 500 * time.Millisecond })
+	stalled := dial(t, addr)
+	io.WriteString(stalled, "GET /?1000 HTTP/1.1\r\nHost: x\r\n\r\n") // 1000 MiB, never read
+	c := dial(t, addr)
+	io.WriteString(c, "GET /?1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("a second request while the first client does not read: %v", err)
+	}
+	if n, err := io.Copy(io.Discard, resp.Body); resp.StatusCode != 200 || n != 1<<20 || err != nil {
+		t.Errorf("%s, %d bytes, %v: want 200 and 1 MiB", resp.Status, n, err)
+	}
+}
+
+// A client that sends a body one byte at a time cannot hold the only
+// Python thread past BodyTimeout: another request is served.
+func TestBoundBodyTimeout(t *testing.T) {
+	app, _, _ := newApp(t, Options{App: "conformance:input_hash", Threads: 1})
+	addr := serveEngine(t, app, func(s *Server) { s.BodyTimeout = 500 * time.Millisecond })
+	slow := dial(t, addr)
+	io.WriteString(slow, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond): // faster than the timeout: a per-read deadline never fires
+				if _, err := slow.Write([]byte("z")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	c := dial(t, addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a second request while the first trickles its body: %v %v", resp, err)
+	}
+}
