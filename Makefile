@@ -17,6 +17,9 @@ BUILD_PACKAGES := gcc libc6-dev pkg-config python3-dev
 # Python that Django 6 needs.
 PYTHON_BUILD_PACKAGES := make xz-utils libssl-dev libffi-dev zlib1g-dev libsqlite3-dev libbz2-dev liblzma-dev uuid-dev
 TEST_PACKAGES  := python3-flask python3-django nginx-light lighttpd iproute2 python3-venv $(PYTHON_BUILD_PACKAGES)
+# make test-sanitize builds against Debian's debug Python (Py_DEBUG) with
+# ASan and UBSan (docs/reliability.md).
+SANITIZE_PACKAGES := python3.11-dbg libpython3.11-dbg
 # The benchmark runs the other servers (uWSGI from Debian, the rest from
 # PyPI in a virtualenv) and the load generators (wrk; oha, built with cargo,
 # for Granian's own method).
@@ -57,7 +60,7 @@ ifeq ($(filter /usr/lib% /lib% /usr/local/lib%,$(PYTHON_LIBDIR)),)
 LDFLAGS_PYTHON += -r $(PYTHON_LIBDIR)
 endif
 
-.PHONY: all build serve test fuzz bench deps test-deps bench-deps frameworks bench-venv check-go check-python clean
+.PHONY: all build serve test fuzz test-sanitize bench deps test-deps bench-deps frameworks bench-venv check-go check-python clean
 
 all: build
 
@@ -89,6 +92,10 @@ fuzz: deps
 		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
 		$(GO) test $(GOFLAGS_PYTHON) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
 	done
+
+test-sanitize: deps test-deps
+	@scripts/ensure-packages $(SANITIZE_PACKAGES)
+	scripts/test-sanitize
 
 # make bench BASELINE=COMMIT also runs gowsgi as built from that commit
 # beside the current one, to show what the changes since cost or gain.
