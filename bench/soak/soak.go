@@ -52,7 +52,7 @@ func soakMain(args []string) int {
 	fs.DurationVar(&c.warmup, "warmup", 30*time.Second, "a process's first moments, left out of its memory slope")
 	fs.IntVar(&c.workers, "workers", 2, "gowsgi --workers")
 	fs.IntVar(&c.threads, "threads", 4, "gowsgi --threads")
-	fs.Float64Var(&c.maxWorkerSlope, "max-worker-slope", 60, "largest RSS slope of a worker, MB/hour")
+	fs.Float64Var(&c.maxWorkerSlope, "max-worker-slope", 60, "largest RSS slope of a worker seen for a minute after its warm-up, MB/hour")
 	fs.Float64Var(&c.maxMasterSlope, "max-master-slope", 20, "largest RSS slope of the master, MB/hour")
 	fs.IntVar(&c.maxFdGrowth, "max-fd-growth", 0, "descriptors (other than connections) a process may gain over the run")
 	clients, think := clientFlags(fs)
@@ -360,7 +360,9 @@ func (r *soakRun) report() int {
 		fmt.Printf("  %-7d %3d samples over %-6v RSS %.1f..%.1f MB, slope %+6.1f MB/h; other fds %d..%d (floor %+d); sockets up to %d\n",
 			pid, len(kept), kept[len(kept)-1].at.Sub(kept[0].at).Round(time.Second), lo, hi, slope,
 			floor(kept), maxOthers(kept), growth, sockets)
-		if slope > c.maxWorkerSlope {
+		// A young worker's memory still grows to its working set: the
+		// bound applies to workers seen for a minute past the warm-up.
+		if slope > c.maxWorkerSlope && kept[len(kept)-1].at.Sub(kept[0].at) >= time.Minute {
 			problems = append(problems, fmt.Sprintf("worker %d: RSS slope %.1f MB/h > %.0f", pid, slope, c.maxWorkerSlope))
 		}
 		if growth > c.maxFdGrowth {
