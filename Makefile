@@ -60,7 +60,7 @@ ifeq ($(filter /usr/lib% /lib% /usr/local/lib%,$(PYTHON_LIBDIR)),)
 LDFLAGS_PYTHON += -r $(PYTHON_LIBDIR)
 endif
 
-.PHONY: all build serve test fuzz test-sanitize bench deps test-deps bench-deps frameworks bench-venv check-go check-python clean
+.PHONY: all build serve test fuzz test-sanitize bench soak deps test-deps bench-deps frameworks bench-venv check-go check-python clean
 
 all: build
 
@@ -107,6 +107,16 @@ else
 	./bench/run -out docs/benchmarks.md
 endif
 	./bench/granian-method -out docs/granian-method.md
+
+# make soak: gowsgi under a mixed load (bench/soak) with a HUP every 2
+# minutes and a kill -9 every 5 for SOAK_DURATION; it fails on a request
+# lost beyond a killed worker's, memory that grows, descriptors that leak.
+# docs/reliability.md has a run.
+SOAK_DURATION ?= 30m
+soak: build
+	@scripts/ensure-packages python3-flask
+	$(GO) build -o bin/soak ./bench/soak
+	./bin/soak -duration $(SOAK_DURATION)
 
 deps: check-go
 	@scripts/ensure-packages $(BUILD_PACKAGES)
