@@ -84,7 +84,8 @@ func (s *Server) init() *engine.Server {
 // App's Python threads.
 func (s *Server) Serve(ln net.Listener) error { return s.init().Serve(ln) }
 
-// Shutdown stops accepting, closes idle connections, and waits for the
+// Shutdown stops accepting, lets idle connections reach their keep-alive
+// timeout (answering a request on them with Connection: close), and waits for the
 // requests in progress to finish; their connections close after the
 // response. When ctx ends first, the remaining connections are closed and
 // ctx's error returned.

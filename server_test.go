@@ -12,7 +12,7 @@ import (
 )
 
 // Shutdown lets the request in progress complete, closes idle
-// connections, and refuses new ones.
+// connections at their keep-alive timeout, and refuses new ones.
 func TestServerShutdown(t *testing.T) {
 	app, _, _ := newApp(t, Options{App: "conformance:sleep", Threads: 2})
 	srv := &Server{App: app}
@@ -61,6 +61,60 @@ func TestServerShutdown(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		t.Errorf("still accepting")
+	}
+}
+
+// A kept-alive connection idle as Shutdown begins is not closed under a
+// client that does not retry: a request on it is answered, with
+// Connection: close, and a response started while draining says so too.
+func TestServerShutdownAnswersKeptConnections(t *testing.T) {
+	app, _, _ := newApp(t, Options{App: "conformance:sleep", Threads: 2})
+	srv := &Server{App: app}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	kept := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		br := bufio.NewReader(c)
+		io.WriteString(c, "GET /?0 HTTP/1.1\r\nHost: h\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.Close {
+			t.Fatalf("first response: %v (close %v)", err, resp != nil && resp.Close)
+		}
+		io.ReadAll(resp.Body)
+		return c, br
+	}
+	idle, idleR := kept()
+	busy, busyR := kept()
+	// A request whose response starts after Shutdown began.
+	io.WriteString(busy, "GET /?0.5 HTTP/1.1\r\nHost: h\r\n\r\n")
+	waitFor(t, "the slow request to start", func() bool { return app.core.Busy() == 1 })
+
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	waitFor(t, "the shutdown to begin", func() bool {
+		_, err := net.Dial("tcp", ln.Addr().String())
+		return err != nil
+	})
+	io.WriteString(idle, "GET /?0 HTTP/1.1\r\nHost: h\r\n\r\n")
+	for name, br := range map[string]*bufio.Reader{"idle": idleR, "busy": busyR} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("the %s connection's request during shutdown: %v", name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !resp.Close {
+			t.Errorf("the %s connection's request during shutdown: %s %q, Connection: close %v", name, resp.Status, b, resp.Close)
+		}
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
 	}
 }
 

@@ -84,7 +84,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.serve(ln)
 }
 
-// Shutdown stops accepting, closes idle connections, and waits for the
+// Shutdown stops accepting, lets idle connections reach their keep-alive
+// timeout (see conn.CloseIfIdle), and waits for the
 // requests in progress to finish (see connset.Set.Shutdown).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.set.StartClosing()
