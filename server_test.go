@@ -192,3 +192,31 @@ func TestServerSlowHeaders(t *testing.T) {
 		t.Errorf("the slow client was not cut off cleanly: %v", err)
 	}
 }
+
+// A response whose request body the server will not drain after it (a
+// body whose client waits for "100 Continue", or 256 KiB or more left
+// unread) says Connection: close, so its client does not send the next
+// request on a connection about to close.
+func TestUnreadBodySaysClose(t *testing.T) {
+	tg := serve(t, variant{engine: true}, Options{App: "conformance:hello"})
+	for _, c := range []struct {
+		name, head string
+		body       int
+		close      bool
+	}{
+		{"small unread body", "Content-Length: 1000\r\n", 1000, false},
+		{"1 MiB unread body", "Content-Length: 1048576\r\n", 1 << 20, true},
+		{"100-continue never sent", "Content-Length: 100000\r\nExpect: 100-continue\r\n", 0, true},
+	} {
+		conn := dial(t, tg.addr)
+		io.WriteString(conn, "POST / HTTP/1.1\r\nHost: h\r\n"+c.head+"\r\n")
+		go conn.Write(make([]byte, c.body)) // the server may stop reading it
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if resp.StatusCode != 200 || resp.Close != c.close {
+			t.Errorf("%s: %s, Connection: close %v, want %v", c.name, resp.Status, resp.Close, c.close)
+		}
+	}
+}

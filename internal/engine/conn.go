@@ -586,6 +586,18 @@ func (c *conn) requestBody() (io.Reader, int64) {
 	return body, length
 }
 
+// bodyClosesConn says whether what is left of the request body as the
+// response starts will close the connection after it (drainBody): a body
+// its client still waits for "100 Continue" to send, or drainMax or more
+// of one. The response then says "Connection: close", so the client does
+// not send its next request on a connection about to close.
+func (c *conn) bodyClosesConn() bool {
+	if c.bodyDone == nil || c.bodyDone() {
+		return false
+	}
+	return c.cont.pending || (!c.hreq.Chunked && c.length.n >= drainMax)
+}
+
 // drainBody reads what the application left of the request body, so the
 // connection can carry the next request; a large rest closes it instead.
 func (c *conn) drainBody() bool {
@@ -735,9 +747,10 @@ func (c *conn) WriteHead(h *core.ResponseHead) error {
 			c.closing = true // HTTP/1.0: the end of the connection ends the body
 		}
 	}
-	if h.Status < 200 || h.Close || c.srv.set.Closing() {
+	if h.Status < 200 || h.Close || c.srv.set.Closing() || c.bodyClosesConn() {
 		// A WSGI exchange cannot continue after a 1xx; a draining server
-		// says it closes on every response it starts.
+		// says it closes on every response it starts; and so does a
+		// response whose request body will not be drained (drainBody).
 		c.closing = true
 	}
 	switch {
