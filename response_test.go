@@ -120,22 +120,28 @@ func TestResponseWithoutBody(t *testing.T) {
 			}
 		}
 	}, wsgirefModes...)
-	// A 1xx status as the final answer (which PEP 3333 does not foresee):
-	// the head alone, then the connection closes.
+	// A 1xx status as the final answer (which PEP 3333 does not foresee)
+	// is the application's error: start_response raises, the client gets
+	// a 500 and the log the traceback.
 	run(t, "status", Options{}, func(t *testing.T, tg *target) {
-		if tg.netHTTP() {
-			return // net/http sends a 1xx as an interim response
+		resp, _ := tg.get(t, "/?102%20Processing")
+		if resp.StatusCode != 500 {
+			t.Errorf("1xx: %s, want 500", resp.Status)
 		}
-		req := "GET /?102%20Processing HTTP/1.1\r\nHost: h\r\n\r\n"
-		if tg.gateway() {
-			// nginx keeps its client's connection open after the head.
-			req = "GET /?102%20Processing HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-		}
-		out := raw(t, tg.addr, req)
-		if !strings.HasPrefix(out, "HTTP/1.1 102 Processing\r\n") || !strings.HasSuffix(out, "\r\n\r\n") {
-			t.Errorf("1xx: %q", out)
-		}
+		waitFor(t, "the traceback", func() bool { return strings.Contains(tg.log.String(), "a 1xx is an interim response") })
 	}, plainModes...)
+	// A 204 with the application's Content-Length goes out without it
+	// (RFC 9110 8.6).
+	run(t, "no_content_length", Options{}, func(t *testing.T, tg *target) {
+		if tg.netHTTP() {
+			return // net/http drops it itself
+		}
+		out := raw(t, tg.addr, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		head, body, _ := strings.Cut(out, "\r\n\r\n")
+		if !strings.HasPrefix(head, "HTTP/1.1 204") || strings.Contains(strings.ToLower(head), "content-length") || body != "" {
+			t.Errorf("204 with the application's Content-Length: %q", out)
+		}
+	})
 	run(t, "status_length", Options{}, func(t *testing.T, tg *target) {
 		// 304 keeps the Content-Length the application gave.
 		resp, body := tg.get(t, "/")

@@ -331,6 +331,12 @@ def status(environ, start_response):
     return [b"body that must not be sent for 1xx, 204 and 304"]
 
 
+def no_content_length(environ, start_response):
+    """204 with a Content-Length, which a server must not pass on."""
+    start_response("204 No Content", [("Content-Length", "0")])
+    return []
+
+
 def status_length(environ, start_response):
     """304 with the Content-Length the GET would have had."""
     start_response("304 Not Modified", [("Content-Length", "42"), ("ETag", '"x"')])

@@ -6,7 +6,9 @@ import "C"
 import (
 	"errors"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -115,6 +117,13 @@ func (r *Request) startResponse(length int64) error {
 	}
 	if h.Status < 200 || h.Status == 204 {
 		length = -1 // these never carry a body, nor a length
+		if h.Declared >= 0 {
+			// RFC 9110 8.6: a server must not send a Content-Length in them.
+			h.Fields = slices.DeleteFunc(h.Fields, func(f [2][]byte) bool {
+				return len(f[0]) == len("Content-Length") && strings.EqualFold(string(f[0]), "Content-Length")
+			})
+			h.Declared, r.declared = -1, -1
+		}
 	}
 	if r.declared < 0 && !h.NoBody {
 		r.declared = length

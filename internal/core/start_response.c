@@ -136,7 +136,17 @@ static int check_status(PyObject *status)
             return -1;
         }
     }
-    return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    int code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    if (code < 200) {
+        /* An interim response is the server's to send ("100 Continue" goes
+           out when the application first reads wsgi.input); as the final
+           answer it would leave the client waiting for one. */
+        PyErr_Format(PyExc_ValueError,
+                     "the status must be a final one (200 to 599): a 1xx is an interim "
+                     "response, which the server sends itself; got %R", status);
+        return -1;
+    }
+    return code;
 }
 
 /* parse_length reads a Content-Length value: digits only. */
