@@ -2,6 +2,7 @@ package gowsgi
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,8 +27,27 @@ func TestTimeoutInterruptsPythonLoop(t *testing.T) {
 		waitFor(t, "the traceback of the interruption", func() bool {
 			return strings.Count(tg.log.String(), "gowsgi.RequestTimeout") == 2
 		})
-		if !strings.Contains(tg.log.String(), "request exceeded the timeout") {
-			t.Errorf("no timeout line in the log:\n%s", tg.log)
+		if !strings.Contains(tg.log.String(), `request exceeded the timeout; answered 504 and interrupting its Python thread request="GET /"`) {
+			t.Errorf("no timeout line naming the request in the log:\n%s", tg.log)
+		}
+	}, plainModes...)
+	// After the head went out the response is cut off, and the log says
+	// so, not that a 504 was answered.
+	run(t, "spin_after_head", Options{Threads: 1, Timeout: 300 * time.Millisecond}, func(t *testing.T, tg *target) {
+		resp, err := tg.client.Get(tg.url + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body) // cut off: an error, or (uwsgi behind nginx) the end
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s, want the 200 the application started", resp.Status)
+		}
+		waitFor(t, "the timeout line", func() bool {
+			return strings.Contains(tg.log.String(), `request exceeded the timeout; cut its response off (its head had gone out) and interrupting its Python thread request="GET /"`)
+		})
+		if strings.Contains(tg.log.String(), "answered 504") {
+			t.Errorf("the log says 504 for a response whose 200 head had gone out:\n%s", tg.log)
 		}
 	}, plainModes...)
 }

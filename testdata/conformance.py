@@ -605,6 +605,14 @@ def spin(environ, start_response):
         pass
 
 
+def spin_after_head(environ, start_response):
+    """Sends its head and a first chunk, then loops in Python forever."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"first"
+    while True:
+        pass
+
+
 def sleep_forever(environ, start_response):
     """Blocks in C for an hour: no exception can interrupt it."""
     import time

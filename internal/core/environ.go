@@ -250,9 +250,34 @@ func (r *Request) envNamed(name string) []byte {
 	return nil
 }
 
-// describe names the request in log lines: "GET /path?query".
+// describe names the request in log lines: "GET /path?query". A front
+// server's variables may come without REQUEST_URI, or hold it under its
+// name only: the path is then rebuilt from SCRIPT_NAME, PATH_INFO and
+// QUERY_STRING.
 func (r *Request) describe() string {
-	return string(r.envValue(C.GW_K_REQUEST_METHOD)) + " " + string(r.envValue(C.GW_K_REQUEST_URI))
+	method := r.envAny(C.GW_K_REQUEST_METHOD, "REQUEST_METHOD")
+	uri := r.envAny(C.GW_K_REQUEST_URI, "REQUEST_URI")
+	if len(uri) == 0 {
+		uri = append(append([]byte(nil), r.envAny(C.GW_K_SCRIPT_NAME, "SCRIPT_NAME")...), r.envAny(C.GW_K_PATH_INFO, "PATH_INFO")...)
+		if q := r.envAny(C.GW_K_QUERY_STRING, "QUERY_STRING"); len(q) > 0 {
+			uri = append(append(uri, '?'), q...)
+		}
+	}
+	return string(method) + " " + string(uri)
+}
+
+// envAny is the value of a known key, found by its key or by its name.
+func (r *Request) envAny(key int32, name string) []byte {
+	if v := r.envValue(key); v != nil {
+		return v
+	}
+	for i := 0; i < int(r.c.nentries); i++ {
+		e := &r.entries[i]
+		if e.key < 0 && string(r.arena[e.name_off:e.name_off+e.name_len]) == name {
+			return r.arena[e.val_off : e.val_off+e.val_len]
+		}
+	}
+	return nil
 }
 
 // EnvironFromCGI fills the environ from the variables of a front server:

@@ -71,13 +71,17 @@ func (w *watchdog) expire(r *Request) {
 	}
 	r.expired.Store(true)
 	r.closeAfter(Close) // said in the head: the client must not wait on this connection
+	answered := "answered 504"
+	if r.headSent {
+		answered = "cut its response off (its head had gone out)"
+	}
 	if !r.headSent {
 		r.respond(504, "Gateway Timeout")
 	}
 	r.closeAfter(Cut)
 	r.sink.Abort()
 	r.mu.Unlock()
-	r.app.log.Error("request exceeded the timeout; answered 504 and interrupting its Python thread",
+	r.app.log.Error("request exceeded the timeout; "+answered+" and interrupting its Python thread",
 		"request", r.describe(), "timeout", w.timeout)
 	// Interrupting needs the GIL, which a thread spinning in C may never
 	// give up: do it aside, holding the request alive meanwhile.
