@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gowsgi/gowsgi/internal/fcgi"
 )
@@ -245,5 +247,30 @@ func TestFastCGIErrorAfterHead(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), strings.Repeat("x", 100)) {
 		t.Errorf("the body before the error: %q", out.String())
+	}
+}
+
+// A FastCGI connection waits at most IdleTimeout for its first request
+// and for each next one; a request that runs longer than that is not cut.
+func TestFastCGIIdleTimeout(t *testing.T) {
+	app, _, _ := newApp(t, Options{App: "conformance:sleep"})
+	ln := listenLocal(t)
+	serveUntilCleanup(t, &FastCGIServer{App: app, IdleTimeout: 300 * time.Millisecond}, ln)
+	closed := func(f *fcgiClient) bool {
+		f.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, err := f.c.Read(make([]byte, 1))
+		return err == io.EOF
+	}
+	if f := dialFastCGI(t, ln.Addr().String()); !closed(f) {
+		t.Error("a connection that sent nothing was not closed")
+	}
+	f := dialFastCGI(t, ln.Addr().String())
+	sleepVars := append(slices.Clone(getVars[:8]), "QUERY_STRING", "0.8", "PATH_INFO", "/")
+	f.begin(1, true, sleepVars, 1<<16, []byte{})
+	if out, status := f.response(1); status != fcgi.StatusRequestComplete || !strings.HasSuffix(out, "slept 0.8") {
+		t.Fatalf("a request longer than the idle timeout: %q (status %d)", out, status)
+	}
+	if !closed(f) {
+		t.Error("a kept connection idle after its request was not closed")
 	}
 }

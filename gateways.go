@@ -22,9 +22,13 @@ import (
 type FastCGIServer struct {
 	App *App
 	// IOTimeout bounds one read of a request or one write of a response
-	// that makes no progress (default 60s). A kept connection waits for
-	// its next request without limit: the front server manages it.
+	// that makes no progress (default 60s).
 	IOTimeout time.Duration
+	// IdleTimeout bounds a connection's wait for its next request, and
+	// for its first (default 75s: longer than nginx's upstream
+	// keepalive_timeout of 60s, so the front server, which knows when it
+	// reuses a kept connection, closes it first).
+	IdleTimeout time.Duration
 	// MaxHeaders is the most request headers (HTTP_* variables, the front
 	// server's copy of the client's header lines) a request may carry;
 	// more are answered 431, as Server answers more header lines than
@@ -38,7 +42,7 @@ type FastCGIServer struct {
 }
 
 func (s *FastCGIServer) init() *gateway.FastCGI {
-	s.once.Do(func() { s.gw = &gateway.FastCGI{App: s.App.core, IOTimeout: s.IOTimeout, MaxHeaders: s.MaxHeaders} })
+	s.once.Do(func() { s.gw = &gateway.FastCGI{App: s.App.core, IOTimeout: s.IOTimeout, MaxHeaders: s.MaxHeaders, IdleTimeout: s.IdleTimeout} })
 	return s.gw
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gowsgi/gowsgi"
 	"github.com/gowsgi/gowsgi/internal/config"
+	"github.com/gowsgi/gowsgi/internal/gateway"
 )
 
 // settings holds the settings of serve and demo. The flags keep gunicorn's
@@ -31,6 +32,7 @@ type settings struct {
 	errorLogfile      string
 	captureOutput     bool
 	keepAlive         int
+	fcgiIdle          time.Duration
 	gracefulTimeout   int
 	limitLine         int
 	limitFields       int
@@ -124,6 +126,9 @@ func addServeFlags(fs *pflag.FlagSet, c *settings) {
 	fs.BoolVar(&c.captureOutput, "capture-output", false,
 		"send what the application prints to stdout and stderr into --error-logfile too")
 	fs.IntVar(&c.keepAlive, "keep-alive", 2, "seconds an idle keep-alive connection waits for its next request")
+	c.fcgiIdle = gateway.DefaultFastCGIIdleTimeout
+	fs.Var(seconds{&c.fcgiIdle}, "fastcgi-idle-timeout",
+		"longest wait of a FastCGI connection for its next request (keep it above the front server's keepalive_timeout, nginx's 60 s)")
 	fs.IntVar(&c.gracefulTimeout, "graceful-timeout", 30,
 		"seconds requests in progress get to finish after SIGTERM/SIGINT/SIGHUP before their worker exits anyway")
 	fs.IntVarP(&c.timeout, "timeout", "t", 30,

@@ -459,7 +459,7 @@ func runWorker(s *settings, p processSettings, w *master.Worker, l *logs) int {
 			FieldSize:   noLimitIfZero(s.limitFieldSize),
 		},
 	}
-	all := newServers(srv, tlsConf, l.log)
+	all := newServers(srv, s.fcgiIdle, tlsConf, l.log)
 	served := make(chan error, len(listeners))
 	for _, ln := range listeners {
 		go func(ln listen.Listener) { served <- all.serve(ln) }(ln)

@@ -24,13 +24,13 @@ type servers struct {
 	uwsgi *gowsgi.UWSGIServer
 }
 
-func newServers(h *gowsgi.Server, tlsConf *tls.Config, log *slog.Logger) *servers {
+func newServers(h *gowsgi.Server, fcgiIdle time.Duration, tlsConf *tls.Config, log *slog.Logger) *servers {
 	app := h.App
 	s := &servers{
 		http: h,
 		// --limit-request-fields bounds the header variables of the
 		// gateways' requests as it bounds the engine's header lines.
-		fcgi:  &gowsgi.FastCGIServer{App: app, MaxHeaders: h.Limits.Fields},
+		fcgi:  &gowsgi.FastCGIServer{App: app, MaxHeaders: h.Limits.Fields, IdleTimeout: fcgiIdle},
 		uwsgi: &gowsgi.UWSGIServer{App: app, MaxHeaders: h.Limits.Fields},
 	}
 	if tlsConf != nil {

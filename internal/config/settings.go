@@ -284,6 +284,7 @@ var All = []Setting{
 	{Name: "client_body_buffer_size", Flag: "client-body-buffer-size", Kind: Int},
 	{Name: "client_body_timeout", Flag: "client-body-timeout", Kind: Seconds},
 	{Name: "send_timeout", Flag: "send-timeout", Kind: Seconds},
+	{Name: "fastcgi_idle_timeout", Flag: "fastcgi-idle-timeout", Kind: Seconds},
 	{Name: "worker_buffer_memory", Flag: "worker-buffer-memory", Kind: Int},
 	{Name: "tmp_upload_limit", Flag: "tmp-upload-limit", Kind: Int},
 	{Name: "queue_size", Flag: "queue-size", Kind: Int},

@@ -28,6 +28,11 @@ type FastCGI struct {
 	// that makes no progress (default 60s). A kept connection waits for
 	// its next request without limit: the front server manages it.
 	IOTimeout time.Duration
+	// IdleTimeout bounds a connection's wait for its next request, and
+	// for its first (default 75s: longer than nginx's upstream
+	// keepalive_timeout of 60s, so the front server, which knows when it
+	// reuses a connection, closes it first).
+	IdleTimeout time.Duration
 	// MaxHeaders bounds the header variables (HTTP_*) of one request:
 	// more are answered 431 (0: DefaultMaxHeaders; negative: no limit but
 	// the 1 MiB of variables).
@@ -37,6 +42,9 @@ type FastCGI struct {
 	gw   gateway
 }
 
+// DefaultFastCGIIdleTimeout is FastCGI.IdleTimeout's default.
+const DefaultFastCGIIdleTimeout = 75 * time.Second
+
 // maxParams bounds the CGI variables of one request.
 const maxParams = 1 << 20
 
@@ -45,6 +53,9 @@ func (s *FastCGI) Serve(ln net.Listener) error {
 	s.once.Do(func() {
 		if s.IOTimeout <= 0 {
 			s.IOTimeout = 60 * time.Second
+		}
+		if s.IdleTimeout <= 0 {
+			s.IdleTimeout = DefaultFastCGIIdleTimeout
 		}
 	})
 	return s.gw.serve(ln, s.App.Log(), func(gc *gatewayConn) { newFCGIConn(s, gc).serve() })
@@ -84,6 +95,7 @@ func newFCGIConn(s *FastCGI, gc *gatewayConn) *fcgiConn {
 
 func (c *fcgiConn) serve() {
 	defer close(c.quit)
+	c.gc.idleFor(c.srv.IdleTimeout)
 	go c.readLoop()
 	for ex := range c.next {
 		if !c.exchange(ex) || !c.srv.gw.finish(c.gc) {

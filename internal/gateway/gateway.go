@@ -28,6 +28,17 @@ type gatewayConn struct {
 	fresh  bool // no request yet
 	graced bool
 	closed bool
+	idle   time.Duration // the longest wait for a request (0: none)
+}
+
+// idleFor bounds the wait of a connection with no request in progress:
+// its reads fail after d, which ends it. It holds from now, and from
+// each time the last request in progress finishes.
+func (gc *gatewayConn) idleFor(d time.Duration) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	gc.idle = d
+	gc.nc.SetReadDeadline(time.Now().Add(d))
 }
 
 // serve accepts connections on ln until shutdown, each served by handle on
@@ -50,6 +61,9 @@ func (gc *gatewayConn) start() bool {
 	defer gc.mu.Unlock()
 	gc.active++
 	gc.fresh = false
+	if gc.idle > 0 {
+		gc.nc.SetReadDeadline(time.Time{}) // a request's own reads have their timeouts
+	}
 	return !gc.closed
 }
 
@@ -59,6 +73,9 @@ func (g *gateway) finish(gc *gatewayConn) bool {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
 	gc.active--
+	if gc.active == 0 && gc.idle > 0 {
+		gc.nc.SetReadDeadline(time.Now().Add(gc.idle))
+	}
 	return !gc.closed && !g.set.Closing()
 }
 
