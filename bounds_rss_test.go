@@ -15,13 +15,18 @@ import (
 	"github.com/gowsgi/gowsgi/internal/testutil"
 )
 
-// rssServer starts the gowsgi command (GOWSGI_RSS_PROGRAM: another build,
-// for a figure before a change) with connections unbounded.
+// rssServer starts the gowsgi command, built without the race detector
+// (GOWSGI_RSS_PROGRAM: another build, for a figure before a change), with
+// connections unbounded.
 func rssServer(t *testing.T, args ...string) *testutil.Server {
 	if testing.Short() {
 		t.Skip("opens thousands of connections")
 	}
-	opts := testutil.Options{Program: os.Getenv("GOWSGI_RSS_PROGRAM"), Env: []string{"GOWSGI_MAX_CONNECTIONS=0"}}
+	program := os.Getenv("GOWSGI_RSS_PROGRAM")
+	if program == "" {
+		program = testutil.MeasuringBinary(t) // not the race detector's build
+	}
+	opts := testutil.Options{Program: program, Env: []string{"GOWSGI_MAX_CONNECTIONS=0"}}
 	return testutil.Start(t, opts, append(args, "--threads", "4", "conformance:no_read")...)
 }
 

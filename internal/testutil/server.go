@@ -359,3 +359,36 @@ func (s *Server) WaitLog(substr string, d time.Duration) bool {
 	}
 	return false
 }
+
+var measuring struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// MeasuringBinary builds cmd/gowsgi without the race detector, whose
+// shadow memory would make up most of what a test of memory measures.
+func MeasuringBinary(t testing.TB) string {
+	t.Helper()
+	if !RaceEnabled {
+		return Binary(t)
+	}
+	measuring.once.Do(func() {
+		dir, err := os.MkdirTemp("", "gowsgi-test-measuring-")
+		if err != nil {
+			measuring.err = err
+			return
+		}
+		otherDirs.Store(dir, true)
+		measuring.path = filepath.Join(dir, "gowsgi")
+		cmd := exec.Command("go", "build", "-o", measuring.path, "./cmd/gowsgi")
+		cmd.Dir = Root()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			measuring.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if measuring.err != nil {
+		t.Fatal(measuring.err)
+	}
+	return measuring.path
+}
