@@ -42,7 +42,9 @@ type FastCGIServer struct {
 }
 
 func (s *FastCGIServer) init() *gateway.FastCGI {
-	s.once.Do(func() { s.gw = &gateway.FastCGI{App: s.App.core, IOTimeout: s.IOTimeout, MaxHeaders: s.MaxHeaders, IdleTimeout: s.IdleTimeout} })
+	s.once.Do(func() {
+		s.gw = &gateway.FastCGI{App: s.App.core, IOTimeout: s.IOTimeout, MaxHeaders: s.MaxHeaders, IdleTimeout: s.IdleTimeout}
+	})
 	return s.gw
 }
 
