@@ -16,7 +16,7 @@ BUILD_PACKAGES := gcc libc6-dev pkg-config python3-dev
 # real front servers (nginx, lighttpd). PYTHON_BUILD_PACKAGES build the newer
 # Python that Django 6 needs.
 PYTHON_BUILD_PACKAGES := make xz-utils libssl-dev libffi-dev zlib1g-dev libsqlite3-dev libbz2-dev liblzma-dev uuid-dev
-TEST_PACKAGES  := python3-flask python3-django nginx-light lighttpd iproute2 python3-venv $(PYTHON_BUILD_PACKAGES)
+TEST_PACKAGES  := curl python3-flask python3-django nginx-light lighttpd iproute2 python3-venv $(PYTHON_BUILD_PACKAGES)
 # make test-sanitize builds against Debian's debug Python (Py_DEBUG) with
 # ASan and UBSan (docs/reliability.md).
 SANITIZE_PACKAGES := python3.11-dbg libpython3.11-dbg
@@ -83,7 +83,7 @@ test: deps test-deps frameworks
 # the build (Python).
 FUZZTIME ?= 1m
 FUZZ_TARGETS := .:FuzzEngine internal/h1:FuzzParse internal/h1:FuzzHeadEnd internal/h1:FuzzChunked \
-	internal/fcgi:FuzzReader internal/fcgi:FuzzParams internal/uwsgi:FuzzVars \
+	internal/fcgi:FuzzReader internal/fcgi:FuzzParams internal/uwsgi:FuzzVars internal/proxyproto:FuzzHeader \
 	internal/core:FuzzEnvironFromCGI internal/core:FuzzRepeats \
 	internal/config:FuzzTOML internal/config:FuzzParseInt
 

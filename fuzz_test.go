@@ -14,8 +14,9 @@ var fuzzEngine struct {
 	addr string
 }
 
-// FuzzEngine sends arbitrary bytes to the HTTP/1.1 engine: whatever
-// arrives, the server answers or closes, and keeps serving.
+// FuzzEngine sends arbitrary bytes to the HTTP/1.1 engine, which reads
+// PROXY headers too: whatever arrives, the server answers or closes, and
+// keeps serving.
 func FuzzEngine(f *testing.F) {
 	for _, seed := range []string{
 		"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
@@ -25,6 +26,9 @@ func FuzzEngine(f *testing.F) {
 		"GET /?readn=1 HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET http://a:1/%41?b HTTP/1.1\r\nHost: c\r\nCookie: a\r\nCookie: b\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n",
+		proxyV1 + "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+		proxyV2 + "POST /?read HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx",
+		proxyLocal + "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
 	} {
 		f.Add(seed)
 	}
@@ -38,7 +42,8 @@ func FuzzEngine(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := &Server{App: app, HeaderTimeout: 2 * time.Second, IOTimeout: 2 * time.Second, KeepAlive: 200 * time.Millisecond}
+			srv := &Server{App: app, HeaderTimeout: 2 * time.Second, IOTimeout: 2 * time.Second, KeepAlive: 200 * time.Millisecond,
+				ProxyProtocol: "auto"}
 			go srv.Serve(ln)
 			fuzzEngine.addr = ln.Addr().String()
 		})

@@ -46,9 +46,22 @@ type Server struct {
 	// Limits on the request head, gunicorn's --limit-request-*; zero
 	// values take the defaults (8190, 100, 8190).
 	Limits Limits
+	// ProxyProtocol lets a connection start with a PROXY protocol header
+	// (HAProxy's; sent by HAProxy, stunnel, AWS and GCP load balancers)
+	// naming the client, as gunicorn's --proxy-protocol: "off" or ""
+	// (default), "v1" (text), "v2" (binary) or "auto" (either). The
+	// header is optional; REMOTE_ADDR and REMOTE_PORT are then the
+	// client's, and PROXY_PROTOCOL, PROXY_ADDR and PROXY_PORT are set
+	// (docs/deployment.md).
+	ProxyProtocol string
+	// ProxyAllowFrom are the peers (addresses, CIDR networks, "*" for any)
+	// allowed to send a PROXY header (default 127.0.0.1 and ::1; Unix
+	// sockets always); a header from another is answered 403.
+	ProxyAllowFrom []string
 
-	once   sync.Once
-	engine *engine.Server
+	once    sync.Once
+	engine  *engine.Server
+	initErr error
 }
 
 // Limits bound a request head, as gunicorn's --limit-request-line,
@@ -71,18 +84,27 @@ var ErrServerClosed = connset.ErrServerClosed
 
 func (s *Server) init() *engine.Server {
 	s.once.Do(func() {
-		s.engine = engine.New(s.App.core, engine.Config{
+		cfg := engine.Config{
 			KeepAlive: s.KeepAlive, HeaderTimeout: s.HeaderTimeout, IOTimeout: s.IOTimeout,
 			SendTimeout: s.SendTimeout, BodyTimeout: s.BodyTimeout, MaxConnections: s.MaxConnections,
 			Limits: h1.Limits{RequestLine: s.Limits.RequestLine, Fields: s.Limits.Fields, FieldSize: s.Limits.FieldSize},
-		})
+		}
+		cfg.ProxyProtocol, cfg.ProxyAllow, s.initErr = proxySettings(s.ProxyProtocol, s.ProxyAllowFrom)
+		s.engine = engine.New(s.App.core, cfg)
 	})
 	return s.engine
 }
 
 // Serve accepts connections on ln until Shutdown, serving them from the
-// App's Python threads.
-func (s *Server) Serve(ln net.Listener) error { return s.init().Serve(ln) }
+// App's Python threads. It fails at once on a ProxyProtocol or
+// ProxyAllowFrom it cannot read.
+func (s *Server) Serve(ln net.Listener) error {
+	e := s.init()
+	if s.initErr != nil {
+		return s.initErr
+	}
+	return e.Serve(ln)
+}
 
 // Shutdown stops accepting, lets idle connections reach their keep-alive
 // timeout (answering a request on them with Connection: close), and waits for the

@@ -12,6 +12,7 @@ import (
 	"github.com/gowsgi/gowsgi"
 	"github.com/gowsgi/gowsgi/internal/allow"
 	"github.com/gowsgi/gowsgi/internal/logging"
+	"github.com/gowsgi/gowsgi/internal/proxyproto"
 )
 
 // check refuses, before anything is bound, the settings a worker could not
@@ -83,6 +84,7 @@ func check(r *resolved, log *slog.Logger) error {
 	}
 	for _, l := range []struct{ flag, list string }{
 		{"forwarded-allow-ips", s.forwardedAllowIPs}, {"uwsgi-allow-from", s.uwsgiAllowFrom},
+		{"proxy-allow-from", s.proxyAllowFrom},
 	} {
 		if _, err := allow.Parse(l.list); err != nil {
 			return fmt.Errorf("--%s: %w", l.flag, err)
@@ -92,6 +94,9 @@ func check(r *resolved, log *slog.Logger) error {
 		if name == "" || strings.ContainsAny(name, " :\r\n") {
 			return fmt.Errorf("secure_scheme_headers: %q is not a header name", name)
 		}
+	}
+	if _, err := proxyproto.ParseMode(s.proxyProtocol); err != nil {
+		return fmt.Errorf("--proxy-protocol %w", err)
 	}
 	switch s.protocol {
 	case "http", "uwsgi", "fcgi":

@@ -62,6 +62,8 @@ type settings struct {
 	socketMode        string
 	protocol          string
 	uwsgiAllowFrom    string
+	proxyProtocol     string
+	proxyAllowFrom    string
 	forwardedAllowIPs string
 	workerTmpDir      string
 	tmpUploadDir      string
@@ -152,6 +154,12 @@ func addServeFlags(fs *pflag.FlagSet, c *settings) {
 		"protocol of the --bind addresses that name none: http, uwsgi (nginx's uwsgi_pass) or fcgi (fastcgi_pass)")
 	fs.StringVar(&c.uwsgiAllowFrom, "uwsgi-allow-from", "127.0.0.1,::1",
 		`addresses or networks (CIDR) allowed to connect to uwsgi sockets, comma-separated; "*" for any (Unix sockets always)`)
+	fs.StringVar(&c.proxyProtocol, "proxy-protocol", "off",
+		"read a PROXY protocol header (HAProxy's; AWS, GCP load balancers, stunnel) at the start of HTTP connections "+
+			"and take its client as REMOTE_ADDR: off, v1, v2, or auto (either; the flag alone means auto)")
+	fs.Lookup("proxy-protocol").NoOptDefVal = "auto"
+	fs.StringVar(&c.proxyAllowFrom, "proxy-allow-from", "127.0.0.1,::1",
+		`peers (addresses or CIDR networks, comma-separated; "*" for any) allowed to send a PROXY header (Unix sockets always)`)
 	fs.StringVar(&c.forwardedAllowIPs, "forwarded-allow-ips", "127.0.0.1,::1",
 		"front ends (addresses or CIDR networks, comma-separated; \"*\" for any) trusted to say the request "+
 			"came over HTTPS (secure_scheme_headers, by default X-Forwarded-Proto: https); default $FORWARDED_ALLOW_IPS when set")

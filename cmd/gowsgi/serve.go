@@ -458,6 +458,8 @@ func runWorker(s *settings, p processSettings, w *master.Worker, l *logs) int {
 			Fields:      noLimitIfZero(s.limitFields),
 			FieldSize:   noLimitIfZero(s.limitFieldSize),
 		},
+		ProxyProtocol:  s.proxyProtocol,
+		ProxyAllowFrom: strings.Split(s.proxyAllowFrom, ","),
 	}
 	all := newServers(srv, s.fcgiIdle, tlsConf, l.log)
 	served := make(chan error, len(listeners))

@@ -54,7 +54,12 @@ func (s *servers) serve(ln listen.Listener) error {
 	switch ln.Protocol {
 	case listen.HTTP:
 		if s.https != nil {
-			err := s.https.ServeTLS(ln, "", "")
+			// The PROXY header comes before TLS.
+			plain, err := gowsgi.ProxyProtocolListener(ln, s.http.ProxyProtocol, s.http.ProxyAllowFrom, s.https.ReadHeaderTimeout)
+			if err != nil {
+				return err
+			}
+			err = s.https.ServeTLS(plain, "", "")
 			if errors.Is(err, http.ErrServerClosed) {
 				return gowsgi.ErrServerClosed
 			}

@@ -230,7 +230,6 @@ func TestUnsupportedSettings(t *testing.T) {
 	}
 	refused(t, testutil.Options{}, "setting daemon is not supported: gowsgi stays in the foreground", "-D", "specs")
 	refused(t, testutil.Options{}, "setting paste is not supported", "--paste", "development.ini", "specs")
-	refused(t, testutil.Options{}, "setting proxy_protocol is not supported", "--proxy-protocol", "specs")
 }
 
 // Subcommands are the first argument only: flags before a word make it

@@ -61,6 +61,20 @@ func writeCert(t *testing.T, dir, name string, ca *tls.Certificate) (certFile, k
 
 var listeningTLS = regexp.MustCompile(`Listening at: https://(\S+)`)
 
+// httpsAddr waits for s to listen for HTTPS, and returns its address.
+func httpsAddr(t *testing.T, s *testutil.Server) string {
+	t.Helper()
+	var addr string
+	waitFor(t, "the HTTPS listener", func() bool {
+		if m := listeningTLS.FindStringSubmatch(s.Log.String()); m != nil {
+			addr = m[1]
+			return true
+		}
+		return false
+	})
+	return addr
+}
+
 // --certfile and --keyfile serve HTTPS (through net/http): the
 // application sees wsgi.url_scheme https; --http-protocols h2,h1 offers
 // HTTP/2; --cert-reqs 2 with --ca-certs requires a client certificate.
@@ -76,15 +90,7 @@ func TestTLS(t *testing.T) {
 		t.Helper()
 		s := testutil.Launch(t, testutil.Options{}, append(args, "--certfile", certFile, "--keyfile", keyFile,
 			"--pythonpath", ".", "conformance:environ")...)
-		var addr string
-		waitFor(t, "the HTTPS listener", func() bool {
-			if m := listeningTLS.FindStringSubmatch(s.Log.String()); m != nil {
-				addr = m[1]
-				return true
-			}
-			return false
-		})
-		return "https://" + addr + "/"
+		return "https://" + httpsAddr(t, s) + "/"
 	}
 	get := func(url string, tr *http.Transport) (*http.Response, map[string]any, error) {
 		resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Get(url)

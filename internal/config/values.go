@@ -109,8 +109,12 @@ func (s *Setting) FlagValues(v any) ([]string, error) {
 			if s.Name == "user" || s.Name == "group" {
 				return []string{strconv.FormatInt(x, 10)}, nil
 			}
+		case bool:
+			if s.Name == "proxy_protocol" { // gunicorn: True is auto
+				return []string{map[bool]string{true: "auto", false: "off"}[x]}, nil
+			}
 		case []any:
-			if s.Name == "forwarded_allow_ips" || s.Name == "uwsgi_allow_ips" || s.Name == "http_protocols" {
+			if s.Name == "forwarded_allow_ips" || s.Name == "uwsgi_allow_ips" || s.Name == "proxy_allow_ips" || s.Name == "http_protocols" {
 				parts, err := stringList(x)
 				if err != nil {
 					return nil, bad("a string")

@@ -39,6 +39,7 @@ func separator(cookie bool) string {
 type Peer struct {
 	RemoteIP, RemotePort string
 	LocalName, LocalPort string
+	Proxied              *Proxied // what a PROXY header said (nil: none; see TakeProxyHeader)
 }
 
 // EnvironFromH1 fills the environ of a request head the engine parsed. It
@@ -62,7 +63,8 @@ func (r *Request) EnvironFromH1(hreq *h1.Request, peer *Peer) int {
 	setVar(r, C.GW_K_SERVER_PROTOCOL, hreq.Proto)
 	setVar(r, C.GW_K_REMOTE_ADDR, peer.RemoteIP)
 	setVar(r, C.GW_K_REMOTE_PORT, peer.RemotePort)
-	https, ok := r.app.proxy.engineScheme(hreq.Fields, peer.RemoteIP, false)
+	setProxied(r, peer.Proxied)
+	https, ok := r.app.proxy.engineScheme(hreq.Fields, peer.trustedIP(), false)
 	if !ok {
 		return 400 // trusted scheme headers that disagree (proxy.go)
 	}
@@ -116,14 +118,23 @@ func (r *Request) EnvironFromHTTP(hr *http.Request) int {
 	setVar(r, C.GW_K_RAW_URI, hr.RequestURI)
 	setVar(r, C.GW_K_SERVER_PROTOCOL, hr.Proto)
 	setRemote(r, hr.RemoteAddr)
-	https, ok := r.app.proxy.httpScheme(hr)
+	proxied, local := httpProxied(hr)
+	setProxied(r, proxied)
+	trusted := peerIP(hr.RemoteAddr)
+	if proxied != nil {
+		trusted = proxied.ProxyIP
+	}
+	https, ok := r.app.proxy.httpScheme(hr, trusted)
 	if !ok {
 		return http.StatusBadRequest // trusted scheme headers that disagree (proxy.go)
 	}
 	setScheme(r, https)
 	localName, localPort := "", ""
-	if la, ok := hr.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		localName, localPort = SplitHostPort(la.String())
+	if local == nil {
+		local, _ = hr.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	}
+	if local != nil {
+		localName, localPort = SplitHostPort(local.String())
 	}
 	setServer(r, hr.Host, localName, localPort, https)
 	if hr.Host != "" {

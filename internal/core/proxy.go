@@ -104,8 +104,9 @@ func (p *proxyTrust) anyHeader(fields []h1.Field) bool {
 	return false
 }
 
-// httpScheme decides the scheme of a request that came through net/http.
-func (p *proxyTrust) httpScheme(hr *http.Request) (https, ok bool) {
+// httpScheme decides the scheme of a request that came through net/http
+// from the peer at ip.
+func (p *proxyTrust) httpScheme(hr *http.Request, ip string) (https, ok bool) {
 	tls := hr.TLS != nil
 	if len(p.headers) == 0 {
 		return tls, true
@@ -116,7 +117,7 @@ func (p *proxyTrust) httpScheme(hr *http.Request) (https, ok bool) {
 			present = true
 		}
 	}
-	if !present || !p.peers.Allows(peerIP(hr.RemoteAddr)) {
+	if !present || !p.peers.Allows(ip) {
 		return tls, true
 	}
 	https, found, ok := p.decide(func(yield func(string, string) bool) {

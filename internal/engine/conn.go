@@ -20,6 +20,7 @@ import (
 	"github.com/gowsgi/gowsgi/internal/connset"
 	"github.com/gowsgi/gowsgi/internal/core"
 	"github.com/gowsgi/gowsgi/internal/h1"
+	"github.com/gowsgi/gowsgi/internal/proxyproto"
 )
 
 // conn is one client connection of Server. It has no goroutine: whoever
@@ -63,9 +64,10 @@ type conn struct {
 	cont     continueReader
 	bodyDone func() bool // whether the request body was read to its end
 
-	lowWater bool        // TCP_NOTSENT_LOWAT is set
-	fresh    atomic.Bool // no request yet: Shutdown gives it connset.FreshGrace
-	graced   bool        // Shutdown gave it that window already
+	proxyWait bool        // a PROXY header may still come first
+	lowWater  bool        // TCP_NOTSENT_LOWAT is set
+	fresh     atomic.Bool // no request yet: Shutdown gives it connset.FreshGrace
+	graced    bool        // Shutdown gave it that window already
 }
 
 const (
@@ -81,6 +83,9 @@ const (
 	// keep a connection; a larger rest closes it.
 	drainMax = 256 << 10
 )
+
+// A PROXY header fits the first read buffer.
+var _ [readBufSize - proxyproto.MaxLength]struct{}
 
 // The buffers of connections that wait with nothing buffered go back to
 // these pools: an idle connection then costs its socket and this struct.
@@ -112,6 +117,7 @@ func newConn(s *Server, fd int, remote unix.Sockaddr) *conn {
 	c.cont.c = c
 	c.fresh.Store(true)
 	c.headSince = core.Monotonic()
+	c.proxyWait = s.cfg.ProxyProtocol != proxyproto.Off
 	return c
 }
 
@@ -289,7 +295,15 @@ func (c *conn) advance() *core.Request {
 	lim := c.srv.cfg.Limits
 	for {
 		c.buffers()
-		if pending := c.w - c.r; pending > 0 && c.need == 0 {
+		if c.proxyWait && c.w > c.r {
+			if !c.takeProxyHeader() {
+				return nil
+			}
+			if !c.proxyWait {
+				continue
+			}
+			// The start of a header: read more (the head's timeout runs).
+		} else if pending := c.w - c.r; pending > 0 && c.need == 0 {
 			if c.headSince == 0 {
 				c.headSince = core.CoarseNow()
 			}
@@ -352,6 +366,32 @@ func (c *conn) advance() *core.Request {
 		c.close()
 		return nil
 	}
+}
+
+// takeProxyHeader reads the PROXY header the connection's first bytes
+// may be, and makes its client the connection's peer; proxyWait stays set
+// while they are the start of one. A malformed header, or one from a peer
+// not allowed to send it, is refused with 400 (403 for the peer) and the
+// connection closed (false), as gunicorn does. The header fits the first read buffer
+// (proxyproto.MaxLength is readBufSize).
+func (c *conn) takeProxyHeader() bool {
+	h, n, err := proxyproto.Parse(c.rbuf[c.r:c.w], c.srv.cfg.ProxyProtocol)
+	switch {
+	case err == proxyproto.ErrIncomplete:
+		return true
+	case err == proxyproto.ErrNone:
+	case err != nil:
+		c.refuse(&h1.Error{Status: 400, Reason: err.Error()})
+		return false
+	case !c.srv.cfg.ProxyAllow.Allows(c.peer.RemoteIP):
+		c.refuse(&h1.Error{Status: 403, Reason: "a PROXY protocol header from " + c.peer.RemoteIP + ", which is not allowed to send one"})
+		return false
+	default:
+		c.peer.TakeProxyHeader(&h)
+		c.r += n
+	}
+	c.proxyWait = false
+	return true
 }
 
 // makeRoom makes room at the end of the read buffer: the unread bytes move

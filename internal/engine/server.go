@@ -9,9 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/allow"
 	"github.com/gowsgi/gowsgi/internal/connset"
 	"github.com/gowsgi/gowsgi/internal/core"
 	"github.com/gowsgi/gowsgi/internal/h1"
+	"github.com/gowsgi/gowsgi/internal/proxyproto"
 )
 
 // Config is a Server's settings, defaults filled in by New.
@@ -25,6 +27,10 @@ type Config struct {
 	BodyTimeout    time.Duration
 	MaxConnections int // beyond it, a new connection gets 503 (negative: no limit)
 	Limits         h1.Limits
+	// A connection may start with a PROXY protocol header of these
+	// versions, from the peers ProxyAllow lets send one.
+	ProxyProtocol proxyproto.Mode
+	ProxyAllow    allow.List
 }
 
 // DefaultMaxConnections is gunicorn's worker_connections.

@@ -379,6 +379,16 @@ class Request:
         self.body = environ.get("wsgi.input")
         self.trailers = []
         self.proxy_protocol_info = None
+        if "PROXY_PROTOCOL" in environ:
+            # gunicorn's dict; the addresses only when the header gave them.
+            given = "PROXY_ADDR" in environ
+            self.proxy_protocol_info = {
+                "proxy_protocol": environ["PROXY_PROTOCOL"],
+                "client_addr": addr if given else None,
+                "client_port": int(port) if given and port else None,
+                "proxy_addr": environ.get("PROXY_ADDR"),
+                "proxy_port": int(environ["PROXY_PORT"]) if given else None,
+            }
         self._headers = None
 
     @property
