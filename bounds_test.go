@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -109,13 +110,30 @@ func TestBoundClaimedContentLength(t *testing.T) {
 	}
 }
 
+// boundedServers serves app with the engine (configured by engine) and
+// with net/http, on free ports of 127.0.0.1.
+func boundedServers(t *testing.T, opts Options, engine func(*Server)) (*App, map[string]string) {
+	app, _, _ := newApp(t, opts)
+	hs := httptest.NewServer(app)
+	t.Cleanup(hs.Close)
+	return app, map[string]string{"engine": serveEngine(t, app, engine), "nethttp": hs.Listener.Addr().String()}
+}
+
 // A client that stops reading a streamed response frees the only Python
-// thread after SendTimeout: another request is served.
+// thread after SendTimeout (Server's for the engine, Options' for
+// net/http): another request is served.
 func TestBoundSendTimeout(t *testing.T) {
-	app, _, _ := newApp(t, Options{App: "conformance:big_stream", Threads: 1})
-	addr := serveEngine(t, app, func(s *Server) { s.SendTimeout = 500 * time.Millisecond })
+	opts := Options{App: "conformance:big_stream", Threads: 1, SendTimeout: 500 * time.Millisecond}
+	app, addrs := boundedServers(t, opts, func(s *Server) { s.SendTimeout = 500 * time.Millisecond })
+	for name, addr := range addrs {
+		t.Run(name, func(t *testing.T) { boundSendTimeout(t, app, addr) })
+	}
+}
+
+func boundSendTimeout(t *testing.T, app *App, addr string) {
 	stalled := dial(t, addr)
 	io.WriteString(stalled, "GET /?1000 HTTP/1.1\r\nHost: x\r\n\r\n") // 1000 MiB, never read
+	waitFor(t, "the stalled response to start", func() bool { return app.core.Busy() == 1 })
 	c := dial(t, addr)
 	io.WriteString(c, "GET /?1 HTTP/1.1\r\nHost: x\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -130,8 +148,14 @@ func TestBoundSendTimeout(t *testing.T) {
 // A client that sends a body one byte at a time cannot hold the only
 // Python thread past BodyTimeout: another request is served.
 func TestBoundBodyTimeout(t *testing.T) {
-	app, _, _ := newApp(t, Options{App: "conformance:input_hash", Threads: 1})
-	addr := serveEngine(t, app, func(s *Server) { s.BodyTimeout = 500 * time.Millisecond })
+	opts := Options{App: "conformance:input_hash", Threads: 1, BodyTimeout: 500 * time.Millisecond}
+	app, addrs := boundedServers(t, opts, func(s *Server) { s.BodyTimeout = 500 * time.Millisecond })
+	for name, addr := range addrs {
+		t.Run(name, func(t *testing.T) { boundBodyTimeout(t, app, addr) })
+	}
+}
+
+func boundBodyTimeout(t *testing.T, app *App, addr string) {
 	slow := dial(t, addr)
 	io.WriteString(slow, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
 	done := make(chan struct{})
@@ -148,6 +172,7 @@ func TestBoundBodyTimeout(t *testing.T) {
 			}
 		}
 	}()
+	waitFor(t, "the trickled request to start", func() bool { return app.core.Busy() == 1 })
 	c := dial(t, addr)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)

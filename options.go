@@ -51,6 +51,17 @@ type Options struct {
 	// of most requests at the cost of 64 MiB for 1,000 connections.
 	BodyBufferSize int
 
+	// SendTimeout and BodyTimeout bound the waits of a request served
+	// through net/http (App as an http.Handler: TLS, HTTP/2) as
+	// Server.SendTimeout and Server.BodyTimeout do for the engine: for a
+	// client to take the response, and for one to send a body the
+	// application reads; in all, for each MiB moved, so that a client
+	// moving a byte now and then cannot renew them (default 60s each).
+	// Past them the response is cut off, or wsgi.input raises OSError,
+	// and the Python thread is free.
+	SendTimeout time.Duration
+	BodyTimeout time.Duration
+
 	// BufferMemory bounds the memory the worker gives request buffers
 	// beyond each connection's fixed 4 KiB: bodies read ahead, long heads
 	// (default 16 MiB; negative: no limit). When it is used up a body is
@@ -163,7 +174,7 @@ func (o *Options) core() core.Options {
 	return core.Options{
 		App: o.App, Threads: o.Threads, QueueSize: o.QueueSize, QueueTimeout: o.QueueTimeout,
 		ScriptName: o.ScriptName, LimitRequestBody: o.LimitRequestBody,
-		BodyBufferSize: o.BodyBufferSize, BufferMemory: o.BufferMemory, UploadDisk: o.UploadDiskLimit,
+		BodyBufferSize: o.BodyBufferSize, SendTimeout: o.SendTimeout, BodyTimeout: o.BodyTimeout, BufferMemory: o.BufferMemory, UploadDisk: o.UploadDiskLimit,
 		Multiprocess: o.Multiprocess, RunOnce: o.RunOnce,
 		Logger: o.Logger, Errors: o.Errors, AccessLog: o.AccessLog, AccessLogFormat: format,
 		Timeout: o.Timeout, MaxRequests: o.MaxRequests, Recycle: o.Recycle,
@@ -180,6 +191,7 @@ func (o Options) withDefaults(c core.Options) Options {
 	o.Threads, o.QueueSize, o.QueueTimeout = c.Threads, c.QueueSize, c.QueueTimeout
 	o.Logger, o.Errors, o.ScriptName = c.Logger, c.Errors, c.ScriptName
 	o.LimitRequestBody, o.BodyBufferSize = c.LimitRequestBody, c.BodyBufferSize
+	o.SendTimeout, o.BodyTimeout = c.SendTimeout, c.BodyTimeout
 	o.BufferMemory, o.UploadDiskLimit = c.BufferMemory, c.UploadDisk
 	return o
 }

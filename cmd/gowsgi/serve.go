@@ -411,6 +411,8 @@ func runWorker(s *settings, p processSettings, w *master.Worker, l *logs) int {
 		ScriptName:          s.scriptName,
 		LimitRequestBody:    noLimitIfZero64(s.limitRequestBody),
 		BodyBufferSize:      s.bodyBufferSize,
+		SendTimeout:         s.sendTimeout,
+		BodyTimeout:         s.bodyTimeout,
 		BufferMemory:        noLimitIfZero64(s.bufferMemory),
 		UploadDiskLimit:     noLimitIfZero64(s.tmpUploadLimit),
 		Multiprocess:        w.Workers > 1,

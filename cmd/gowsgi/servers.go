@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gowsgi/gowsgi"
 	"github.com/gowsgi/gowsgi/internal/listen"
+	"golang.org/x/net/netutil"
 )
 
 // servers are a worker's servers, one per protocol its sockets speak.
@@ -55,7 +57,7 @@ func (s *servers) serve(ln listen.Listener) error {
 	case listen.HTTP:
 		if s.https != nil {
 			// The PROXY header comes before TLS.
-			plain, err := gowsgi.ProxyProtocolListener(ln, s.http.ProxyProtocol, s.http.ProxyAllowFrom, s.https.ReadHeaderTimeout)
+			plain, err := gowsgi.ProxyProtocolListener(s.limit(ln), s.http.ProxyProtocol, s.http.ProxyAllowFrom, s.https.ReadHeaderTimeout)
 			if err != nil {
 				return err
 			}
@@ -67,11 +69,23 @@ func (s *servers) serve(ln listen.Listener) error {
 		}
 		return s.http.Serve(ln.Listener) // the socket itself: the engine waits on its descriptor
 	case listen.FastCGI:
-		return s.fcgi.Serve(ln)
+		return s.fcgi.Serve(s.limit(ln))
 	case listen.UWSGI:
-		return s.uwsgi.Serve(ln)
+		return s.uwsgi.Serve(s.limit(ln))
 	}
 	return fmt.Errorf("socket %s: unknown protocol %q", ln.Addr(), ln.Protocol)
+}
+
+// limit bounds the connections a socket served by net/http or a gateway
+// holds at once by --max-connections: beyond it the next waits in the
+// kernel's queue until one closes. (The engine answers 503 instead,
+// counting all its sockets together; over TLS, or to a front server,
+// there is no cheap answer to give before the handshake.)
+func (s *servers) limit(ln net.Listener) net.Listener {
+	if s.http.MaxConnections <= 0 { // --max-connections 0: no limit
+		return ln
+	}
+	return netutil.LimitListener(ln, s.http.MaxConnections)
 }
 
 // shutdown stops them all gracefully, together.

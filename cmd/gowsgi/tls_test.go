@@ -140,3 +140,44 @@ func TestTLS(t *testing.T) {
 		refused(t, testutil.Options{}, c.want, c.args...)
 	}
 }
+
+// --max-connections bounds the TLS connections a worker holds: with 1,
+// a second client's handshake waits until the first connection closes.
+func TestTLSMaxConnections(t *testing.T) {
+	dir := t.TempDir()
+	_, _, ca := writeCert(t, dir, "ca", nil)
+	certFile, keyFile, _ := writeCert(t, dir, "server", &ca)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Leaf)
+	s := testutil.Launch(t, testutil.Options{}, "--max-connections", "1", "--keep-alive", "60",
+		"--certfile", certFile, "--keyfile", keyFile, "--pythonpath", ".", "conformance:environ")
+	addr := httpsAddr(t, s)
+	conf := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	handshake := func(wait time.Duration) (*tls.Conn, error) {
+		raw, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.SetDeadline(time.Now().Add(wait))
+		c := tls.Client(raw, conf)
+		if err := c.Handshake(); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		raw.SetDeadline(time.Time{})
+		return c, nil
+	}
+	first, err := handshake(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := handshake(time.Second); err == nil {
+		t.Fatal("a second connection was served beside the first with --max-connections 1")
+	}
+	first.Close()
+	third, err := handshake(30 * time.Second)
+	if err != nil {
+		t.Fatalf("once the first closed: %v", err)
+	}
+	third.Close()
+}

@@ -122,7 +122,7 @@ var All = []Setting{
 		Note: "sync and gthread are accepted, both meaning Python threads in each worker (--threads); an asynchronous worker class is refused"},
 	{Name: "threads", Flag: "threads", Gunicorn: true, Kind: Int},
 	{Name: "worker_connections", Flag: "max-connections", Gunicorn: true, Kind: Int, Default: int64(1000),
-		Note: "the connections each worker serves at once (--worker-connections is accepted too); one more gets 503 and is closed"},
+		Note: "the connections each worker serves at once (--worker-connections is accepted too); one more gets 503 and is closed (over TLS, FastCGI and uwsgi it waits in the kernel's queue)"},
 	{Name: "max_requests", Flag: "max-requests", Gunicorn: true, Kind: Int},
 	{Name: "max_requests_jitter", Flag: "max-requests-jitter", Gunicorn: true, Kind: Int},
 	{Name: "timeout", Flag: "timeout", Gunicorn: true, Kind: Int,

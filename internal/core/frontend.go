@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // A front end (the HTTP/1.1 engine, net/http, FastCGI, uwsgi, CGI) takes a
@@ -132,6 +133,11 @@ func (a *App) Disk() *Budget { return a.disk }
 // BodyBufferSize is how large a body with a Content-Length may be to be
 // read before the application runs.
 func (a *App) BodyBufferSize() int { return a.opts.BodyBufferSize }
+
+// Timeouts are the longest waits, in all for each MiB, for a client to
+// take a response and to send its body, on front ends that do not set
+// their own (net/http).
+func (a *App) Timeouts() (send, body time.Duration) { return a.opts.SendTimeout, a.opts.BodyTimeout }
 
 // TestHook is a function tests may set to break a request at one point.
 type TestHook struct {

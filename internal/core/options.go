@@ -18,6 +18,8 @@ type Options struct {
 	ScriptName          string
 	LimitRequestBody    int64 // negative: no limit (after setDefaults)
 	BodyBufferSize      int
+	SendTimeout         time.Duration // net/http's; the engine has its own
+	BodyTimeout         time.Duration
 	BufferMemory        int64 // negative: no limit
 	UploadDisk          int64 // negative: no limit
 	Multiprocess        bool
@@ -49,6 +51,7 @@ const (
 	DefaultBodyBufferSize   = 64 << 10
 	DefaultBufferMemory     = 16 << 20
 	DefaultUploadDisk       = 4 << 30
+	DefaultIOTimeout        = 60 * time.Second
 	// maxBodyBufferSize keeps a preloaded body within the request arena's
 	// 32-bit offsets, far above any sane setting.
 	maxBodyBufferSize = 64 << 20
@@ -66,6 +69,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.LimitRequestBody == 0 {
 		o.LimitRequestBody = DefaultLimitRequestBody
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = DefaultIOTimeout
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultIOTimeout
 	}
 	if o.BodyBufferSize <= 0 {
 		o.BodyBufferSize = DefaultBodyBufferSize

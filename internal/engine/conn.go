@@ -48,8 +48,8 @@ type conn struct {
 	headSince int64         // monotonic time the head in progress began arriving (0: none yet)
 	bw        *bufio.Writer // nil while idle with nothing buffered
 	aside     *os.File      // while a goroutine of its own reads a chunked body
-	rpace     pace          // waiting for the body
-	wpace     pace          // waiting for the client to take the response
+	rpace     core.Pace     // waiting for the body
+	wpace     core.Pace     // waiting for the client to take the response
 
 	hreq h1.Request
 	peer core.Peer
@@ -97,7 +97,7 @@ var (
 func newConn(s *Server, fd int, remote unix.Sockaddr) *conn {
 	c := &conn{srv: s, sk: sock{fd: fd}}
 	c.state.Store(connBusy) // its opener's
-	c.rpace.timeout, c.wpace.timeout = s.cfg.BodyTimeout, s.cfg.SendTimeout
+	c.rpace.Timeout, c.wpace.Timeout = s.cfg.BodyTimeout, s.cfg.SendTimeout
 	p := &c.peer
 	p.RemoteIP, p.RemotePort = core.SplitRemote(sockaddrString(remote))
 	if _, unixSocket := remote.(*unix.SockaddrUnix); unixSocket || remote == nil {
@@ -503,8 +503,8 @@ func (c *conn) begin(n int) (*core.Request, bool) {
 	c.minor = hreq.Minor
 	c.closing = hreq.Close || c.srv.set.Closing()
 	c.chunked = false
-	c.rpace.reset()
-	c.wpace.reset()
+	c.rpace.Reset()
+	c.wpace.Reset()
 
 	status := r.EnvironFromH1(hreq, &c.peer)
 	c.r += n // the head stays intact until the environ is built
@@ -703,10 +703,10 @@ func (c *conn) fill() error {
 func (c *conn) readSocket(p []byte) (int, error) {
 	if c.aside != nil {
 		start := time.Now()
-		c.aside.SetReadDeadline(c.rpace.deadline(start))
+		c.aside.SetReadDeadline(c.rpace.Deadline(start))
 		n, err := c.aside.Read(p)
-		c.rpace.spent(start)
-		c.rpace.add(n)
+		c.rpace.Spent(start)
+		c.rpace.Add(n)
 		return n, err
 	}
 	return c.sk.read(p, &c.rpace)

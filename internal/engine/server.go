@@ -22,7 +22,7 @@ type Config struct {
 	HeaderTimeout time.Duration // to receive a whole request head
 	IOTimeout     time.Duration // the default of SendTimeout and BodyTimeout
 	// The longest a connection's owner waits for its client in all, for
-	// each MiB moved (see pace): writing a response, reading a body.
+	// each MiB moved (see core.Pace): writing a response, reading a body.
 	SendTimeout    time.Duration
 	BodyTimeout    time.Duration
 	MaxConnections int // beyond it, a new connection gets 503 (negative: no limit)

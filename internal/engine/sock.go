@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gowsgi/gowsgi/internal/core"
 )
 
 // sock is an accepted connection of the HTTP/1.1 engine as a bare,
@@ -62,16 +64,16 @@ func (s *sock) tryRead(p []byte) (int, error) {
 }
 
 // read reads at least one byte, waiting for one as long as pc allows.
-func (s *sock) read(p []byte, pc *pace) (int, error) {
+func (s *sock) read(p []byte, pc *core.Pace) (int, error) {
 	for {
 		n, err := s.tryRead(p)
 		if err != errWouldBlock {
-			pc.add(n)
+			pc.Add(n)
 			return n, err
 		}
 		start := time.Now()
-		err = s.wait(unix.POLLIN, pc.deadline(start))
-		pc.spent(start)
+		err = s.wait(unix.POLLIN, pc.Deadline(start))
+		pc.Spent(start)
 		if err != nil {
 			return 0, err
 		}
@@ -80,7 +82,7 @@ func (s *sock) read(p []byte, pc *pace) (int, error) {
 
 // writev writes all of bufs, waiting whenever the socket is full as long
 // as pc allows (the client must take each MiB within its timeout).
-func (s *sock) writev(bufs [][]byte, pc *pace) (int64, error) {
+func (s *sock) writev(bufs [][]byte, pc *core.Pace) (int64, error) {
 	var total int64
 	for len(bufs) > 0 {
 		for len(bufs) > 0 && len(bufs[0]) == 0 {
@@ -98,7 +100,7 @@ func (s *sock) writev(bufs [][]byte, pc *pace) (int64, error) {
 		}
 		if n > 0 {
 			total += int64(n)
-			pc.add(n)
+			pc.Add(n)
 			for n > 0 {
 				if n >= len(bufs[0]) {
 					n -= len(bufs[0])
@@ -113,8 +115,8 @@ func (s *sock) writev(bufs [][]byte, pc *pace) (int64, error) {
 		case nil, unix.EINTR:
 		case unix.EAGAIN:
 			start := time.Now()
-			err := s.wait(unix.POLLOUT, pc.deadline(start))
-			pc.spent(start)
+			err := s.wait(unix.POLLOUT, pc.Deadline(start))
+			pc.Spent(start)
 			if err != nil {
 				return total, err
 			}
@@ -126,13 +128,13 @@ func (s *sock) writev(bufs [][]byte, pc *pace) (int64, error) {
 }
 
 // Write writes p whole, as writev does.
-func (s *sock) write(p []byte, pc *pace) (int, error) {
+func (s *sock) write(p []byte, pc *core.Pace) (int, error) {
 	n, err := s.writev([][]byte{p}, pc)
 	return int(n), err
 }
 
 // sendfile sends n bytes of the file fd from offset off with sendfile(2).
-func (s *sock) sendfile(fd int, off, n int64, pc *pace) (int64, error) {
+func (s *sock) sendfile(fd int, off, n int64, pc *core.Pace) (int64, error) {
 	var sent int64
 	for sent < n {
 		chunk := int(min(n-sent, 1<<30))
@@ -140,7 +142,7 @@ func (s *sock) sendfile(fd int, off, n int64, pc *pace) (int64, error) {
 		m, err := unix.Sendfile(s.fd, fd, &o, chunk)
 		if m > 0 {
 			sent += int64(m)
-			pc.add(m)
+			pc.Add(m)
 		}
 		switch {
 		case err == nil && m == 0:
@@ -148,8 +150,8 @@ func (s *sock) sendfile(fd int, off, n int64, pc *pace) (int64, error) {
 		case err == nil, err == unix.EINTR:
 		case err == unix.EAGAIN:
 			start := time.Now()
-			err := s.wait(unix.POLLOUT, pc.deadline(start))
-			pc.spent(start)
+			err := s.wait(unix.POLLOUT, pc.Deadline(start))
+			pc.Spent(start)
 			if err != nil {
 				return sent, err
 			}

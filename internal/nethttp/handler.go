@@ -5,10 +5,12 @@ package nethttp
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gowsgi/gowsgi/internal/core"
 )
@@ -19,6 +21,8 @@ import (
 // application's own.
 func ServeHTTP(a *core.App, w http.ResponseWriter, hr *http.Request) {
 	s := &sink{w: w, rc: http.NewResponseController(w)}
+	s.send.Timeout, s.body.Timeout = a.Timeouts()
+	defer s.clearDeadlines()
 	r := a.Begin(s, nil)
 	ended := false
 	defer func() {
@@ -55,7 +59,8 @@ func ServeHTTP(a *core.App, w http.ResponseWriter, hr *http.Request) {
 	// Serve's steps, so that a panic in End (the access log's writer) is
 	// not followed by a second End of a request already released.
 	if status == 0 {
-		status = r.SetBody(hr.Body, length, expect)
+		s.in = hr.Body
+		status = r.SetBody(pacedBody{s}, length, expect)
 	}
 	if status != 0 {
 		r.Refuse(status)
@@ -75,6 +80,39 @@ func ServeHTTP(a *core.App, w http.ResponseWriter, hr *http.Request) {
 type sink struct {
 	w  http.ResponseWriter
 	rc *http.ResponseController
+	in io.Reader // the request body
+	// The waits for the client, bounded through the connection's
+	// deadlines: the Python thread is free past them.
+	send, body core.Pace
+}
+
+// paced runs one wait of p's direction with the deadline p leaves it.
+func paced(p *core.Pace, setDeadline func(time.Time) error, wait func() (int, error)) (int, error) {
+	start := time.Now()
+	setDeadline(p.Deadline(start)) // ErrNotSupported (a test's recorder): no bound
+	n, err := wait()
+	p.Spent(start)
+	p.Add(n)
+	return n, err
+}
+
+func (s *sink) write(b []byte) error {
+	_, err := paced(&s.send, s.rc.SetWriteDeadline, func() (int, error) { return s.w.Write(b) })
+	return err
+}
+
+// clearDeadlines leaves the connection without the exchange's deadlines,
+// for the next request on it.
+func (s *sink) clearDeadlines() {
+	s.rc.SetWriteDeadline(time.Time{})
+	s.rc.SetReadDeadline(time.Time{})
+}
+
+// pacedBody reads the request body within the sink's body timeout.
+type pacedBody struct{ s *sink }
+
+func (b pacedBody) Read(p []byte) (int, error) {
+	return paced(&b.s.body, b.s.rc.SetReadDeadline, func() (int, error) { return b.s.in.Read(p) })
 }
 
 var errInformational = errors.New("a 1xx status cannot end a response")
@@ -101,25 +139,40 @@ func (s *sink) WriteHead(h *core.ResponseHead) error {
 
 func (s *sink) WriteBody(a, b []byte, flush bool) error {
 	if len(a) > 0 {
-		if _, err := s.w.Write(a); err != nil {
+		if err := s.write(a); err != nil {
 			return err
 		}
 	}
 	if len(b) > 0 {
-		if _, err := s.w.Write(b); err != nil {
+		if err := s.write(b); err != nil {
 			return err
 		}
 	}
 	if flush {
-		if err := s.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		_, err := paced(&s.send, s.rc.SetWriteDeadline, func() (int, error) { return 0, s.rc.Flush() })
+		if err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
 	}
 	return nil
 }
 
+// SendFile sends the file a MiB at a time, each piece within the send
+// timeout, through the ResponseWriter's ReadFrom (sendfile on plain TCP).
 func (s *sink) SendFile(fd int, off, n int64) (int64, error) {
-	return core.WriteFileRange(s.w, fd, off, n)
+	var sent int64
+	for sent < n {
+		piece := min(n-sent, 1<<20)
+		m, err := paced(&s.send, s.rc.SetWriteDeadline, func() (int, error) {
+			k, err := core.WriteFileRange(s.w, fd, off+sent, piece)
+			return int(k), err
+		})
+		sent += int64(m)
+		if err != nil || int64(m) < piece {
+			return sent, err
+		}
+	}
+	return sent, nil
 }
 
 func (s *sink) End() error { return nil }
