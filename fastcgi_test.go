@@ -2,6 +2,7 @@ package gowsgi
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"slices"
@@ -272,5 +273,50 @@ func TestFastCGIIdleTimeout(t *testing.T) {
 	}
 	if !closed(f) {
 		t.Error("a kept connection idle after its request was not closed")
+	}
+}
+
+// A draining FastCGI server keeps a kept connection that waits for a
+// request for KeptGrace: a request the front server sends on it then is
+// answered whole, and the connection closes after it; one left idle
+// closes at the grace's end, and Shutdown returns.
+func TestFastCGIDrainKeepsIdle(t *testing.T) {
+	app, _, _ := newApp(t, Options{App: "conformance:hello"})
+	ln := listenLocal(t)
+	srv := &FastCGIServer{App: app}
+	go srv.Serve(ln)
+	kept, idle := dialFastCGI(t, ln.Addr().String()), dialFastCGI(t, ln.Addr().String())
+	for _, f := range []*fcgiClient{kept, idle} {
+		f.begin(1, true, getVars, 1<<16, []byte{})
+		if _, status := f.response(1); status != fcgi.StatusRequestComplete {
+			t.Fatalf("before the drain: status %d", status)
+		}
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	waitFor(t, "the drain to begin", func() bool {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	kept.begin(2, true, getVars, 1<<16, []byte{})
+	if out, status := kept.response(2); status != fcgi.StatusRequestComplete || !strings.Contains(out, "Hello") {
+		t.Errorf("a request on a kept connection as the server drains: %q (status %d)", out, status)
+	}
+	for name, f := range map[string]*fcgiClient{"after its request": kept, "left idle": idle} {
+		f.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := f.c.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("the kept connection %s: %v, want it closed", name, err)
+		}
+	}
+	select {
+	case err := <-shut:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("Shutdown did not return")
 	}
 }

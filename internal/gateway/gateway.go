@@ -79,28 +79,36 @@ func (g *gateway) finish(gc *gatewayConn) bool {
 	return !gc.closed && !g.set.Closing()
 }
 
-// CloseIfIdle closes a connection waiting for a request. A fresh one gets
-// connset.FreshGrace first: its front server connected to send a request.
+// CloseIfIdle closes a connection waiting for a request, after a grace:
+// connset.FreshGrace for a fresh one (its front server connected to send
+// a request), KeptGrace for a kept one (the front server may have picked
+// it from its cache for the next request already, and would not retry a
+// POST that fails on it). A request that comes in the grace is served,
+// and the connection closed after it.
 func (gc *gatewayConn) CloseIfIdle() {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
-	switch {
-	case gc.active > 0 || gc.closed:
-	case !gc.fresh:
-		gc.closed = true
-		gc.nc.Close()
-	case !gc.graced:
-		gc.graced = true
-		time.AfterFunc(connset.FreshGrace, func() {
-			gc.mu.Lock()
-			defer gc.mu.Unlock()
-			if gc.active == 0 && !gc.closed {
-				gc.closed = true
-				gc.nc.Close()
-			}
-		})
+	if gc.active > 0 || gc.closed || gc.graced {
+		return
 	}
+	gc.graced = true
+	grace := KeptGrace
+	if gc.fresh {
+		grace = connset.FreshGrace
+	}
+	time.AfterFunc(grace, func() {
+		gc.mu.Lock()
+		defer gc.mu.Unlock()
+		if gc.active == 0 && !gc.closed {
+			gc.closed = true
+			gc.nc.Close()
+		}
+	})
 }
+
+// KeptGrace is how long a draining gateway keeps a kept connection that
+// waits for a request: the HTTP engine's default keep-alive.
+const KeptGrace = 2 * time.Second
 
 // localAddr is the listening address of a connection, for the variables
 // the front server did not send.
