@@ -77,10 +77,10 @@ test: deps test-deps frameworks
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(GOFLAGS_PYTHON) ./...
 	$(GO) test $(GOFLAGS_PYTHON) -race -timeout 30m ./...
 
-# make fuzz runs each fuzz target for $(FUZZTIME), one after another (go
-# test fuzzes one target per run); what a target finds stays in its
-# package's testdata/fuzz/ as a failing input. The engine's target needs
-# the build (Python).
+# make fuzz runs each fuzz target for $(FUZZTIME), one after another
+# (scripts/fuzz); what a target finds stays in its package's
+# testdata/fuzz/ as a failing input. The engine's target needs the build
+# (Python).
 FUZZTIME ?= 1m
 FUZZ_TARGETS := .:FuzzEngine internal/h1:FuzzParse internal/h1:FuzzHeadEnd internal/h1:FuzzChunked \
 	internal/fcgi:FuzzReader internal/fcgi:FuzzParams internal/uwsgi:FuzzVars internal/proxyproto:FuzzHeader \
@@ -88,10 +88,7 @@ FUZZ_TARGETS := .:FuzzEngine internal/h1:FuzzParse internal/h1:FuzzHeadEnd inter
 	internal/config:FuzzTOML internal/config:FuzzParseInt
 
 fuzz: deps
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
-		$(GO) test $(GOFLAGS_PYTHON) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
-	done
+	scripts/fuzz $(FUZZTIME) $(GO) $(GOFLAGS_PYTHON) -- $(FUZZ_TARGETS)
 
 test-sanitize: deps test-deps
 	@scripts/ensure-packages $(SANITIZE_PACKAGES)
