@@ -342,7 +342,8 @@ func (r *soakRun) report() int {
 	}
 	sort.Ints(pids)
 	fmt.Printf("workers (%d seen): RSS slope after a %v warm-up, descriptors (sockets apart)\n", len(pids), c.warmup)
-	var slopes, judgedSlopes []float64
+	var slopes []float64
+	judgedWorkers := 0
 	maxSockets := r.nclient + 8 // the clients, the listener, the master's pipe and a margin
 	for _, pid := range pids {
 		s := r.procs[pid].samples
@@ -377,7 +378,7 @@ func (r *soakRun) report() int {
 		// 90 s, then, living on, less than 1 MB an hour): the bound
 		// applies to workers seen for -judge-after past the warm-up.
 		if judged {
-			judgedSlopes = append(judgedSlopes, slope)
+			judgedWorkers++
 		}
 		if slope > c.maxWorkerSlope && judged {
 			problems = append(problems, fmt.Sprintf("worker %d: RSS slope %.1f MB/h > %.0f", pid, slope, c.maxWorkerSlope))
@@ -393,7 +394,7 @@ func (r *soakRun) report() int {
 		sort.Float64s(slopes)
 		fmt.Printf("  worker slopes: median %+.1f MB/h, largest %+.1f MB/h; %d worker(s) lived %v past the warm-up, "+
 			"their slopes bounded by %.0f MB/h\n",
-			slopes[len(slopes)/2], slopes[len(slopes)-1], len(judgedSlopes), c.judgeAfter, c.maxWorkerSlope)
+			slopes[len(slopes)/2], slopes[len(slopes)-1], judgedWorkers, c.judgeAfter, c.maxWorkerSlope)
 	}
 	if m := r.procs[r.srv.master]; m != nil && len(m.samples) > 1 {
 		s := m.samples

@@ -249,3 +249,39 @@ func TestCGIDirect(t *testing.T) {
 		t.Errorf("an exception: stdout %q, stderr %q", out, errs)
 	}
 }
+
+// --max-connections bounds a gateway socket's connections too: with 1, a
+// second uwsgi request waits in the kernel's queue until the first
+// connection closes, then is answered.
+func TestGatewayMaxConnections(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	s := testutil.Start(t, testutil.Options{}, "--max-connections", "1", "-b", "uwsgi:unix:"+sock, "conformance:hello")
+	if !strings.Contains(s.Log.String(), "Listening at: uwsgi:unix:"+sock) {
+		t.Fatalf("no uwsgi:unix: listener in the log:\n%s", s.Log)
+	}
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("unix", sock, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	var block []byte
+	block = uwsgi.AppendVar(block, "REQUEST_METHOD", "GET")
+	block = uwsgi.AppendVar(block, "PATH_INFO", "/")
+	request := append(uwsgi.AppendHeader(nil, len(block)), block...)
+
+	first := dial() // sends nothing yet: it holds the one connection
+	second := dial()
+	second.Write(request)
+	second.SetReadDeadline(time.Now().Add(time.Second))
+	if b, err := io.ReadAll(second); len(b) != 0 || err == nil {
+		t.Fatalf("a second connection was served beside the first with --max-connections 1: %q %v", b, err)
+	}
+	first.Close()
+	second.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if got, _ := io.ReadAll(second); !strings.HasSuffix(string(got), "Hello, world!") {
+		t.Errorf("once the first closed: %q", got)
+	}
+}

@@ -7,6 +7,7 @@ package core
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"github.com/gowsgi/gowsgi/internal/proxyproto"
@@ -14,18 +15,30 @@ import (
 
 // Proxied is what a connection's PROXY header said.
 type Proxied struct {
-	Protocol           string // TCP4, TCP6, UNKNOWN, LOCAL, UNSPEC or UNIX
-	DestIP, DestPort   string // PROXY_ADDR, PROXY_PORT: the address the client connected to
-	ProxyIP, ProxyPort string // the socket's peer, which sent the header
+	Protocol         string // TCP4, TCP6, UNKNOWN, LOCAL, UNSPEC or UNIX
+	DestIP, DestPort string // PROXY_ADDR, PROXY_PORT: the address the client connected to
+	ProxyIP          string // the socket's peer, which sent the header
+}
+
+// newProxied is what h says, sent by the peer at proxyIP.
+func newProxied(h *proxyproto.Header, proxyIP string) *Proxied {
+	p := &Proxied{Protocol: h.Protocol, ProxyIP: proxyIP}
+	if h.HasAddresses() {
+		p.DestIP, p.DestPort = splitAddrPort(h.Dest)
+	}
+	return p
+}
+
+func splitAddrPort(a netip.AddrPort) (ip, port string) {
+	return a.Addr().Unmap().String(), strconv.Itoa(int(a.Port()))
 }
 
 // TakeProxyHeader makes the peer the client a PROXY header names. Trust in
 // forwarded headers stays with the socket's peer: the proxy.
 func (p *Peer) TakeProxyHeader(h *proxyproto.Header) {
-	p.Proxied = &Proxied{Protocol: h.Protocol, ProxyIP: p.RemoteIP, ProxyPort: p.RemotePort}
+	p.Proxied = newProxied(h, p.RemoteIP)
 	if h.HasAddresses() {
-		p.RemoteIP, p.RemotePort = h.Source.Addr().Unmap().String(), strconv.Itoa(int(h.Source.Port()))
-		p.Proxied.DestIP, p.Proxied.DestPort = h.Dest.Addr().Unmap().String(), strconv.Itoa(int(h.Dest.Port()))
+		p.RemoteIP, p.RemotePort = splitAddrPort(h.Source)
 	}
 }
 
@@ -51,7 +64,9 @@ func setProxied(r *Request, p *Proxied) {
 }
 
 // httpProxied is the PROXY header of a net/http request's connection, if
-// it came through a proxyproto.Listener and sent one.
+// it came through a proxyproto.Listener and sent one (the connection's
+// RemoteAddr, hr.RemoteAddr, is the client already), and the socket's
+// local address.
 func httpProxied(hr *http.Request) (*Proxied, net.Addr) {
 	a, ok := hr.Context().Value(http.LocalAddrContextKey).(proxyproto.Addr)
 	if !ok {
@@ -61,8 +76,5 @@ func httpProxied(hr *http.Request) (*Proxied, net.Addr) {
 	if h == nil {
 		return nil, a.Addr
 	}
-	p := Peer{}
-	p.RemoteIP, p.RemotePort = SplitRemote(a.Conn.Proxy().String())
-	p.TakeProxyHeader(h)
-	return p.Proxied, a.Addr
+	return newProxied(h, peerIP(a.Conn.Proxy().String())), a.Addr
 }

@@ -370,10 +370,10 @@ func (c *conn) advance() *core.Request {
 
 // takeProxyHeader reads the PROXY header the connection's first bytes
 // may be, and makes its client the connection's peer; proxyWait stays set
-// while they are the start of one. A malformed header, or one from a peer
-// not allowed to send it, is refused with 400 (403 for the peer) and the
-// connection closed (false), as gunicorn does. The header fits the first read buffer
-// (proxyproto.MaxLength is readBufSize).
+// while they are the start of one (a header fits the first read buffer).
+// A malformed header, or one from a peer not allowed to send it, is
+// refused with 400 (403 for the peer) and the connection closed (false),
+// as gunicorn does.
 func (c *conn) takeProxyHeader() bool {
 	h, n, err := proxyproto.Parse(c.rbuf[c.r:c.w], c.srv.cfg.ProxyProtocol)
 	switch {
