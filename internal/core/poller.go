@@ -27,7 +27,7 @@ type Poller struct {
 	epfd     int
 	wakefd   int // an eventfd: written to end a wait (Wake)
 	events   []unix.EpollEvent
-	file     *os.File        // the epoll in Go's poller (waitInGo)
+	file     *os.File        // the epoll in Go's poller while waits go through it (waitInGo)
 	rc       syscall.RawConn // ... to wait on
 	pollOnce func(uintptr) bool
 	polled   int
@@ -72,20 +72,7 @@ func newPoller() (*Poller, error) {
 		l.close()
 		return nil, err
 	}
-	// The epoll as a file of Go's poller, for waitInGo: a duplicate, made
-	// non-blocking so that the poller takes it (epoll_wait ignores the flag).
-	dup, err := unix.FcntlInt(uintptr(epfd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		l.close()
-		return nil, os.NewSyscallError("dup", err)
-	}
-	unix.SetNonblock(dup, true)
-	l.file = os.NewFile(uintptr(dup), "gowsgi-poller")
 	l.pollOnce = l.pollNow
-	if l.rc, err = l.file.SyscallConn(); err != nil {
-		l.close()
-		return nil, err
-	}
 	return l, nil
 }
 
@@ -155,6 +142,9 @@ func (l *Poller) harvest(wait, inKernel bool, waiting *atomic.Bool) bool {
 	}
 	var n int
 	if inKernel || timeout == 0 {
+		if inKernel {
+			l.leaveGoPoller()
+		}
 		n = l.poll(timeout)
 	} else {
 		n = l.waitInGo(timeout)
@@ -182,6 +172,9 @@ func (l *Poller) poll(timeout int) int {
 // waitInGo waits for events through Go's network poller, which watches
 // the epoll (a duplicate of it), up to timeout ms (-1: no limit).
 func (l *Poller) waitInGo(timeout int) int {
+	if l.file == nil && !l.joinGoPoller() {
+		return l.poll(timeout)
+	}
 	if timeout >= 0 {
 		l.file.SetReadDeadline(time.Now().Add(time.Duration(timeout) * time.Millisecond))
 	} else {
@@ -190,6 +183,39 @@ func (l *Poller) waitInGo(timeout int) int {
 	l.polled = 0
 	l.rc.Read(l.pollOnce)
 	return l.polled
+}
+
+// joinGoPoller puts the epoll (a duplicate, made non-blocking so that Go's
+// poller takes it; epoll_wait ignores the flag) in Go's network poller,
+// for waitInGo. Only while waits go through it: the epoll stays readable
+// while it has events, and Go's poller, which watches for a change to
+// readable, is woken by nearly every request that arrives; with a Go
+// processor idle, a thread of the runtime waits there, and its needless
+// wake-ups take the CPU from the Python threads (on one CPU with two
+// processors, a third of a small view's rate).
+func (l *Poller) joinGoPoller() bool {
+	dup, err := unix.FcntlInt(uintptr(l.epfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	unix.SetNonblock(dup, true)
+	file := os.NewFile(uintptr(dup), "gowsgi-poller")
+	rc, err := file.SyscallConn()
+	if err != nil {
+		file.Close()
+		return false
+	}
+	l.file, l.rc = file, rc
+	return true
+}
+
+// leaveGoPoller takes the epoll out of Go's poller when waits are in the
+// kernel again (see joinGoPoller).
+func (l *Poller) leaveGoPoller() {
+	if l.file != nil {
+		l.file.Close()
+		l.file, l.rc = nil, nil
+	}
 }
 
 // pollNow is waitInGo's look at the epoll (l.pollOnce holds it as a func

@@ -504,13 +504,22 @@ func (t *pythonThread) afterPython(start int64) {
 
 // How long a thread must have been in Python before the backstop acts for
 // the requests that wait meanwhile: a shorter call ends before anything is
-// gained by waking another thread. With no other thread to wake, what the
+// gained by waking another thread. While calls stay short the backstop
+// looks less often (quietLooks), so it may act up to 8 times later for the
+// first long call; requests that typically run long wake a thread
+// themselves (beforePython). With no other thread to wake, what the
 // backstop can do (read requests to queue or refuse them, time idle
 // connections out) can wait longer.
 const (
 	rescueAfter      = 2 * time.Millisecond
 	rescueAloneAfter = 100 * time.Millisecond
 )
+
+// quietLooks: after every fourth look in a row that finds only short calls,
+// the backstop looks half as often, down to one look in 8 rescueAfter
+// (16 ms): each look wakes a thread of the runtime, which on one CPU
+// takes the processor from the Python thread.
+const quietLooks = 12
 
 // saturatedAt is the share of one processor the process uses when the GIL
 // (or the processor) is what bounds it: another Python thread would then
@@ -552,6 +561,7 @@ func (p *pool) rescue() {
 	var cpu processCPU
 	cpu.start()
 	lastServed := int64(-1)
+	quiet := 0 // looks in a row that found every call short
 	for {
 		t, age := p.longestInPython()
 		saturated := cpu.saturated()
@@ -581,17 +591,25 @@ func (p *pool) rescue() {
 			// there are other processors); none for a while: park.
 			if served := p.served.Load(); served != lastServed {
 				lastServed = served
-				time.Sleep(after)
+				quiet = min(quiet+1, quietLooks)
+				time.Sleep(after << (quiet / 4))
 				continue
 			}
 			return
 		}
 		if age < after || p.leading || len(p.idle) > 0 {
-			// Look again once the longest call now running would be due.
+			// Look again once the longest call now running would be due,
+			// or later when calls have been short for a while.
 			p.mu.Unlock()
-			time.Sleep(max(after-age, after/4))
+			if age < after/2 {
+				quiet = min(quiet+1, quietLooks)
+			} else {
+				quiet = 0
+			}
+			time.Sleep(max(after-age, after/4) << (quiet / 4))
 			continue
 		}
+		quiet = 0
 		p.leading, p.rescuing = true, true
 		p.mu.Unlock()
 		// Wait for the Poller even with requests queued: they are the
