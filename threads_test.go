@@ -351,3 +351,39 @@ func TestQueuedAsTheThreadGoesToWait(t *testing.T) {
 		t.Fatal("the thread never went to wait after the first request")
 	}
 }
+
+// After a long run of short calls, when the backstop looks seldom
+// (quietLooks), a call that then stays in Python still gets a parked
+// thread woken to read and serve the requests that come meanwhile: they
+// are answered while it runs, not after it.
+func TestLongCallAfterShortOnesIsRescued(t *testing.T) {
+	tg := serve(t, variant{engine: true}, Options{App: "conformance:sleep", Threads: 2})
+	for i := 0; i < 300; i++ {
+		if resp, body := tg.get(t, "/?0"); resp.StatusCode != 200 {
+			t.Fatalf("short call %d: %s %q", i, resp.Status, body)
+		}
+	}
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := tg.client.Get(tg.url + "/?3")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- string(b)
+	}()
+	waitFor(t, "the long call to start", func() bool { return strings.Contains(tg.errors.String(), "sleeping 3") })
+	if resp, body := tg.get(t, "/?0"); resp.StatusCode != 200 || body != "slept 0" {
+		t.Fatalf("beside the long call: %s %q", resp.Status, body)
+	}
+	select {
+	case got := <-slow:
+		t.Errorf("the short request was answered only after the long call (%q)", got)
+	default:
+	}
+	if got := <-slow; got != "slept 3" {
+		t.Errorf("the long call: %q", got)
+	}
+}

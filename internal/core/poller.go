@@ -141,12 +141,13 @@ func (l *Poller) harvest(wait, inKernel bool, waiting *atomic.Bool) bool {
 		timeout = l.untilSweep(now)
 	}
 	var n int
-	if inKernel || timeout == 0 {
-		if inKernel {
-			l.leaveGoPoller()
-		}
+	switch {
+	case inKernel:
+		l.leaveGoPoller()
 		n = l.poll(timeout)
-	} else {
+	case timeout == 0:
+		n = l.poll(0)
+	default:
 		n = l.waitInGo(timeout)
 	}
 	waiting.Store(false)

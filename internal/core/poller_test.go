@@ -21,27 +21,21 @@ func TestPollerInGoPollerOnlyForItsWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.close()
+	if n := epollsWatching(t, l); n != 0 {
+		t.Errorf("made: the Poller's epoll is watched by %d other epolls, want 0", n)
+	}
 	var waiting atomic.Bool
-	look := func(when string, want int) {
-		t.Helper()
+	for i, inKernel := range []bool{false, false, true, false} {
+		want, where := 1, "Go's scheduler"
+		if inKernel {
+			want, where = 0, "the kernel"
+		}
+		l.Wake() // the wait returns at once
+		l.harvest(true, inKernel, &waiting)
 		if n := epollsWatching(t, l); n != want {
-			t.Errorf("%s: the Poller's epoll is watched by %d other epolls, want %d", when, n, want)
+			t.Errorf("after wait %d, in %s: the Poller's epoll is watched by %d other epolls, want %d", i+1, where, n, want)
 		}
 	}
-	look("made", 0)
-	// Each wait returns at once: the wake-up is pending.
-	l.Wake()
-	l.harvest(true, false, &waiting)
-	look("after a wait in Go's scheduler", 1)
-	l.Wake()
-	l.harvest(true, false, &waiting)
-	look("after a second wait in Go's scheduler", 1)
-	l.Wake()
-	l.harvest(true, true, &waiting)
-	look("after a wait in the kernel", 0)
-	l.Wake()
-	l.harvest(true, false, &waiting)
-	look("after a wait in Go's scheduler again", 1)
 }
 
 // epollsWatching counts the epolls of the process that watch the Poller's
