@@ -7,6 +7,7 @@ package gowsgi
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -17,7 +18,10 @@ import (
 
 // rssServer starts the gowsgi command, built without the race detector
 // (GOWSGI_RSS_PROGRAM: another build, for a figure before a change), with
-// connections unbounded.
+// connections unbounded, and returns once its worker has answered: the
+// figure before is of a worker that has loaded the application, and a
+// worker that died while booting (and was replaced) is not the one
+// measured.
 func rssServer(t *testing.T, args ...string) *testutil.Server {
 	if testing.Short() {
 		t.Skip("opens thousands of connections")
@@ -27,7 +31,24 @@ func rssServer(t *testing.T, args ...string) *testutil.Server {
 		program = testutil.MeasuringBinary(t) // not the race detector's build
 	}
 	opts := testutil.Options{Program: program, Env: []string{"GOWSGI_MAX_CONNECTIONS=0"}}
-	return testutil.Start(t, opts, append(args, "--threads", "4", "conformance:no_read")...)
+	srv := testutil.Start(t, opts, append(args, "--threads", "4", "conformance:no_read")...)
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("the server does not answer: %v\n%s", err, srv.Log)
+	}
+	resp.Body.Close()
+	return srv
+}
+
+// rss is the worker's resident set size, and the worker's PID: a figure
+// before and after must be of the same process.
+func rss(t *testing.T, srv *testutil.Server, worker int) int64 {
+	t.Helper()
+	if now := srv.Worker(); now != worker {
+		t.Fatalf("worker %d was replaced by %d while measured:\n%s", worker, now, srv.Log)
+	}
+	r, _ := srv.RSS()
+	return r
 }
 
 // openStalled opens n connections that each send what and stop.
@@ -67,10 +88,11 @@ func TestBoundRSSStalledClients(t *testing.T) {
 	for _, c := range []struct{ name, what string }{{"1 MiB chunk", chunk}, {"783 KiB head", head.String()}} {
 		t.Run(c.name, func(t *testing.T) {
 			srv := rssServer(t)
-			before, _ := srv.RSS()
+			worker := srv.Worker()
+			before := rss(t, srv, worker)
 			openStalled(t, srv.Addr, 1000, c.what)
 			settle()
-			after, _ := srv.RSS()
+			after := rss(t, srv, worker)
 			t.Logf("1,000 connections that each send a %s and stop: RSS %d MiB -> %d MiB (+%d MiB)", c.name, before>>20, after>>20, (after-before)>>20)
 			if after-before > bound {
 				t.Errorf("RSS grew by %d MiB, more than %d MiB", (after-before)>>20, bound>>20)
@@ -81,7 +103,8 @@ func TestBoundRSSStalledClients(t *testing.T) {
 
 func TestBoundRSSIdleConnections(t *testing.T) {
 	srv := rssServer(t, "--keep-alive", "300")
-	before, _ := srv.RSS()
+	worker := srv.Worker()
+	before := rss(t, srv, worker)
 	conns := openStalled(t, srv.Addr, 10000, "")
 	// One request on each, so each is a kept-alive connection.
 	buf := make([]byte, 4096)
@@ -92,6 +115,6 @@ func TestBoundRSSIdleConnections(t *testing.T) {
 			t.Fatalf("no answer on a connection: %v", err)
 		}
 	}
-	after, _ := srv.RSS()
+	after := rss(t, srv, worker)
 	t.Logf("10,000 idle kept-alive connections: RSS %d MiB -> %d MiB (+%d MiB, %d bytes each)", before>>20, after>>20, (after-before)>>20, (after-before)/10000)
 }

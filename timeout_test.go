@@ -52,6 +52,30 @@ func TestTimeoutInterruptsPythonLoop(t *testing.T) {
 	}, plainModes...)
 }
 
+// A timeout posted while the request runs no Python code (it waits in a
+// read in C that its body's iteration makes) is never raised in it: it
+// must not be raised in the next request on that thread either.
+func TestTimeoutUndeliveredDoesNotReachTheNextRequest(t *testing.T) {
+	run(t, "late_in_c", Options{Threads: 1, Timeout: 300 * time.Millisecond}, func(t *testing.T, tg *target) {
+		resp, _ := tg.get(t, "/late?0.8")
+		if resp.StatusCode != 504 {
+			t.Fatalf("/late: %s, want 504", resp.Status)
+		}
+		waitFor(t, "the timeout line", func() bool {
+			return strings.Contains(tg.log.String(), "request exceeded the timeout")
+		})
+		// The one thread takes these once the read returned.
+		for i := 0; i < 3; i++ {
+			if resp, body := tg.get(t, "/"); resp.StatusCode != 200 || body != "fine" {
+				t.Fatalf("request %d after the timeout: %s %q, want 200 \"fine\"\n%s", i+1, resp.Status, body, tg.log)
+			}
+		}
+		if strings.Contains(tg.log.String(), "gowsgi.RequestTimeout") {
+			t.Errorf("the timeout was raised in Python:\n%s", tg.log)
+		}
+	}, plainModes...)
+}
+
 // A request blocked in C cannot be interrupted: it gets 504, the other
 // threads go on serving, and the App asks to be replaced.
 func TestTimeoutStuckThreadAsksForRecycling(t *testing.T) {

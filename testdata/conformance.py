@@ -621,6 +621,27 @@ def sleep_forever(environ, start_response):
     return [b"woke"]
 
 
+def late_in_c(environ, start_response):
+    """On /late?SECONDS: a body whose one block comes from a read in C that
+    ends after SECONDS, with no Python code of the request running after
+    it: a timeout meanwhile is posted to the thread and never delivered in
+    this request. Elsewhere: "fine"."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    if environ["PATH_INFO"] != "/late":
+        return [b"fine"]
+    import functools
+    import os
+    import threading
+    r, w = os.pipe()
+
+    def write():
+        os.write(w, b"late")
+        os.close(w)
+    threading.Timer(float(environ["QUERY_STRING"]), write).start()
+    # All C: the read, the partial, the iterator (until the end of the pipe).
+    return iter(functools.partial(open(r, "rb", buffering=0).read, 4), b"")
+
+
 _leak = []
 
 

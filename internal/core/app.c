@@ -459,9 +459,14 @@ done:
     gw_input_release(input);
     Py_CLEAR(call.status);
     Py_CLEAR(call.headers);
-    /* An interruption aimed at this request must not reach the next one. */
+    /* An interruption aimed at this request must not reach the next one.
+     * Withdrawn only when one was posted: the call walks every thread
+     * state, and leaves the interpreter's "pending" flag set. */
     req->active = 0;
-    PyThreadState_SetAsyncExc(req->thread_id, NULL);
+    if (req->interrupted) {
+        PyThreadState_SetAsyncExc(req->thread_id, NULL);
+        req->interrupted = 0;
+    }
     gw_leave();
 }
 
@@ -485,7 +490,9 @@ void gw_finish(gw_req *req)
 void gw_interrupt(gw_req *req, uint64_t generation)
 {
     gw_enter();
-    if (req->active && req->generation == generation)
+    if (req->active && req->generation == generation) {
         PyThreadState_SetAsyncExc(req->thread_id, request_timeout);
+        req->interrupted = 1;
+    }
     gw_leave();
 }

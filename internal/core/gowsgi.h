@@ -122,6 +122,7 @@ typedef struct gw_req {
 
     /* Filled by C. */
     int32_t active;               /* the application runs (changed with the GIL) */
+    int32_t interrupted;          /* gw_interrupt posted its exception (with the GIL) */
     unsigned long thread_id;      /* the Python thread it runs on */
     uint32_t out_flags;
     int32_t status;               /* numeric status code */

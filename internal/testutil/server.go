@@ -317,7 +317,7 @@ func (s *Server) RSS() (rss, peak int64) {
 	status := fmt.Sprintf("/proc/%d/status", s.Worker())
 	f, err := os.Open(status)
 	if err != nil {
-		s.t.Fatalf("reading the worker's memory: %v", err)
+		s.t.Fatalf("reading the worker's memory: %v\n%s", err, s.Log)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
