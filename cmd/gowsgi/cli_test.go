@@ -250,7 +250,7 @@ func TestAccessAndErrorLog(t *testing.T) {
 			t.Errorf("access log %q lacks %q", line, want)
 		}
 	}
-	if !strings.Contains(s.Log.String(), "ValueError: kaboom") || !strings.Contains(s.Log.String(), "[ERROR]") {
+	if !s.WaitLog("ValueError: kaboom", 10*time.Second) || !strings.Contains(s.Log.String(), "[ERROR]") {
 		t.Errorf("error log (stderr) lacks the traceback:\n%s", s.Log)
 	}
 

@@ -148,7 +148,7 @@ func TestGunicornConfigFile(t *testing.T) {
 	if !slices.Contains(lines, "on_starting "+master+" 2 2 yes") {
 		t.Errorf("on_starting(server): server.pid is the master's, cfg the file's, raw_env set:\n%s", strings.Join(lines, "\n"))
 	}
-	if !strings.Contains(s.Log.String(), "["+master+"] [INFO] when_ready says hello") {
+	if !s.WaitLog("["+master+"] [INFO] when_ready says hello", 10*time.Second) {
 		t.Errorf("server.log writes to the error log, as the master:\n%s", s.Log)
 	}
 	workers := s.WaitWorkers(2, 30*time.Second)
@@ -242,10 +242,10 @@ func TestDefaultConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "gunicorn.conf.py"), "workers = 3\nthreads = 2\nwsgi_app = 'conformance:environ'\n")
 	s := testutil.Start(t, testutil.Options{Dir: dir}, "--pythonpath", testutil.Testdata(), "-w", "1")
-	if !strings.Contains(s.Log.String(), "Reading configuration from ./gunicorn.conf.py") {
+	if !s.WaitLog("Reading configuration from ./gunicorn.conf.py", 10*time.Second) {
 		t.Errorf("the log does not say which file it read:\n%s", s.Log)
 	}
-	if !strings.Contains(s.Log.String(), "Application conformance:environ: 1 worker(s) of 2 Python thread(s)") {
+	if !s.WaitLog("Application conformance:environ: 1 worker(s) of 2 Python thread(s)", 10*time.Second) {
 		t.Errorf("wsgi_app and threads from the file, workers from the command line:\n%s", s.Log)
 	}
 	if m := cliJSON(t, s.URL+"/"); m["wsgi.multithread"] != true {
@@ -284,7 +284,7 @@ func TestConfigFileErrors(t *testing.T) {
 	s := testutil.Start(t, testutil.Options{}, "-c", conf, "specs")
 	for _, want := range []string{`"worker" is not a setting (did you mean workers?); ignored`,
 		"setting statsd_host is ignored: gowsgi sends no StatsD metrics (config file " + conf + ")"} {
-		if !strings.Contains(s.Log.String(), want) {
+		if !s.WaitLog(want, 10*time.Second) {
 			t.Errorf("no warning %q:\n%s", want, s.Log)
 		}
 	}
@@ -340,7 +340,7 @@ post_request = "deployhooks.post_request"
 X-SCHEME = "https"
 `)
 	s := testutil.Start(t, testutil.Options{Env: []string{"HOOKS_LOG=" + logPath}}, "-c", conf, "conformance:environ")
-	if !strings.Contains(s.Log.String(), "2 worker(s) of 3 Python thread(s)") {
+	if !s.WaitLog("2 worker(s) of 3 Python thread(s)", 10*time.Second) {
 		t.Errorf("the TOML settings:\n%s", s.Log)
 	}
 	req, _ := newRequest("GET", s.URL+"/toml", "X-Scheme", "https")
@@ -528,7 +528,7 @@ func TestConfigModuleAndFilePrefix(t *testing.T) {
 		os.Remove(logPath)
 		s := testutil.Start(t, testutil.Options{Env: []string{"HOOKS_LOG=" + logPath}}, "-c", c,
 			"--pythonpath", dir+","+testutil.Testdata(), "conformance:hello")
-		if !strings.Contains(s.Log.String(), "Application conformance:hello: 2 worker(s)") {
+		if !s.WaitLog("Application conformance:hello: 2 worker(s)", 10*time.Second) {
 			t.Errorf("-c %s: the settings did not apply:\n%s", c, s.Log)
 		}
 		for _, l := range waitHook(t, logPath, "post_worker_init", 2) {

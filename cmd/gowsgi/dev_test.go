@@ -83,7 +83,7 @@ func TestReloadOnChange(t *testing.T) {
 		t.Fatalf("no failed reload in the log:\n%s", s.Log)
 	}
 	for _, want := range []string{"SyntaxError", "versioned.py"} {
-		if !strings.Contains(s.Log.String(), want) {
+		if !s.WaitLog(want, 10*time.Second) {
 			t.Errorf("the log lacks %q:\n%s", want, s.Log)
 		}
 	}
@@ -111,7 +111,7 @@ func TestReloadBrokenAtStart(t *testing.T) {
 	if !s.WaitLog("waiting for a change", 60*time.Second) {
 		t.Fatalf("no wait for a change:\n%s", s.Log)
 	}
-	if !strings.Contains(s.Log.String(), "ModuleNotFoundError: No module named 'pkg'") {
+	if !s.WaitLog("ModuleNotFoundError: No module named 'pkg'", 10*time.Second) {
 		t.Errorf("no traceback in the log:\n%s", s.Log)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "pkg"), 0o755); err != nil {
@@ -188,7 +188,7 @@ func TestReloadBadSettings(t *testing.T) {
 		if code := s.Wait(60 * time.Second); code != 1 {
 			t.Errorf("%v: exit status %d, want 1:\n%s", c.args, code, s.Log)
 		}
-		if !strings.Contains(s.Log.String(), c.flag) {
+		if !s.WaitLog(c.flag, 10*time.Second) {
 			t.Errorf("%v: the error does not name %s:\n%s", c.args, c.flag, s.Log)
 		}
 	}

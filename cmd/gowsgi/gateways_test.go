@@ -256,7 +256,7 @@ func TestCGIDirect(t *testing.T) {
 func TestGatewayMaxConnections(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "app.sock")
 	s := testutil.Start(t, testutil.Options{}, "--max-connections", "1", "-b", "uwsgi:unix:"+sock, "conformance:hello")
-	if !strings.Contains(s.Log.String(), "Listening at: uwsgi:unix:"+sock) {
+	if !s.WaitLog("Listening at: uwsgi:unix:"+sock, 10*time.Second) {
 		t.Fatalf("no uwsgi:unix: listener in the log:\n%s", s.Log)
 	}
 	dial := func() net.Conn {

@@ -157,7 +157,7 @@ func TestPlatformVariables(t *testing.T) {
 	port := freePort(t)
 	s := testutil.Start(t, testutil.Options{NoBind: true, Env: []string{fmt.Sprintf("PORT=%d", port), "WEB_CONCURRENCY=3"}},
 		"--pythonpath", ".", "conformance:hello")
-	if !strings.Contains(s.Log.String(), fmt.Sprintf("Listening at: http://0.0.0.0:%d", port)) {
+	if !s.WaitLog(fmt.Sprintf("Listening at: http://0.0.0.0:%d", port), 10*time.Second) {
 		t.Errorf("$PORT: not bound to 0.0.0.0:%d:\n%s", port, s.Log)
 	}
 	if n := len(s.WaitWorkers(3, 60*time.Second)); n != 3 {
@@ -203,7 +203,7 @@ func TestCheckConfig(t *testing.T) {
 // refused, saying what to use.
 func TestWorkerClass(t *testing.T) {
 	s := testutil.Start(t, testutil.Options{}, "-k", "gthread", "--threads", "4", "--pythonpath", ".", "conformance:hello")
-	if !strings.Contains(s.Log.String(), "Worker class gthread: each worker serves with 4 Python thread(s)") {
+	if !s.WaitLog("Worker class gthread: each worker serves with 4 Python thread(s)", 10*time.Second) {
 		t.Errorf("no line saying what gthread means:\n%s", s.Log)
 	}
 	for _, class := range []string{"gevent", "eventlet", "uvicorn.workers.UvicornWorker", "tornado"} {

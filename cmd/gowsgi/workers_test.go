@@ -128,7 +128,7 @@ func TestWorkerKilled(t *testing.T) {
 	l.waitServed(t, 200)
 	// At most one request per client was in flight on the killed worker.
 	l.check(t, 8)
-	if !strings.Contains(s.Log.String(), "Worker exited unexpectedly") {
+	if !s.WaitLog("Worker exited unexpectedly", 10*time.Second) {
 		t.Errorf("the master did not log the death:\n%s", s.Log)
 	}
 }
@@ -236,7 +236,7 @@ func TestMemoryCeiling(t *testing.T) {
 	if fails > 0 {
 		t.Errorf("%d requests failed", fails)
 	}
-	if !strings.Contains(s.Log.String(), "above --max-worker-memory") {
+	if !s.WaitLog("above --max-worker-memory", 10*time.Second) {
 		t.Errorf("no memory line in the log:\n%s", s.Log)
 	}
 }
