@@ -157,7 +157,7 @@ func TestPlatformVariables(t *testing.T) {
 	port := freePort(t)
 	s := testutil.Start(t, testutil.Options{NoBind: true, Env: []string{fmt.Sprintf("PORT=%d", port), "WEB_CONCURRENCY=3"}},
 		"--pythonpath", ".", "conformance:hello")
-	if !s.WaitLog(fmt.Sprintf("Listening at: http://0.0.0.0:%d", port), 10*time.Second) {
+	if !strings.Contains(s.Log.String(), fmt.Sprintf("Listening at: http://0.0.0.0:%d", port)) {
 		t.Errorf("$PORT: not bound to 0.0.0.0:%d:\n%s", port, s.Log)
 	}
 	if n := len(s.WaitWorkers(3, 60*time.Second)); n != 3 {

@@ -82,9 +82,13 @@ func Cleanup() {
 type Server struct {
 	t    testing.TB
 	Cmd  *exec.Cmd
-	URL  string  // http://127.0.0.1:PORT of its first TCP listener
-	Addr string  // 127.0.0.1:PORT
-	Log  *Buffer // everything it wrote to stderr and stdout
+	URL  string // http://127.0.0.1:PORT of its first TCP listener
+	Addr string // 127.0.0.1:PORT
+	// Log is everything it wrote to stderr and stdout, copied from a pipe:
+	// while it runs, a line may arrive after what it reports is seen
+	// elsewhere (/proc, a response), so look for such lines with WaitLog.
+	// Once Wait has seen it exit, the log is whole.
+	Log *Buffer
 
 	exitCode int
 	exited   chan struct{}
