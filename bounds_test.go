@@ -71,24 +71,63 @@ func TestBoundUploadDisk(t *testing.T) {
 func TestBoundMaxConnections(t *testing.T) {
 	app, _, _ := newApp(t, Options{App: "conformance:environ"})
 	addr := serveEngine(t, app, func(s *Server) { s.MaxConnections = 2 })
-	get := func(c net.Conn) int {
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode
-	}
 	a, b := dial(t, addr), dial(t, addr)
-	if get(a) != 200 || get(b) != 200 {
+	if statusOf(t, a) != 200 || statusOf(t, b) != 200 {
 		t.Fatal("the first two connections were not served")
 	}
-	if got := get(dial(t, addr)); got != 503 {
+	if got := statusOf(t, dial(t, addr)); got != 503 {
 		t.Errorf("a third connection: %d, want 503", got)
 	}
 	b.Close()
-	waitFor(t, "a connection's place to be free", func() bool { return get(dial(t, addr)) == 200 })
+	waitFor(t, "a connection's place to be free", func() bool { return statusOf(t, dial(t, addr)) == 200 })
+}
+
+// At the connection limit, a connection slow to send its request head
+// (for a second) gives its place to a new one, so that clients that
+// trickle their heads cannot shut every other client out until the head
+// timeout; a connection kept alive between requests keeps its place.
+func TestBoundMaxConnectionsSlowHeadGivesWay(t *testing.T) {
+	app, _, _ := newApp(t, Options{App: "conformance:environ"})
+	// The kept connection must not time out meanwhile.
+	addr := serveEngine(t, app, func(s *Server) { s.MaxConnections, s.KeepAlive = 3, time.Minute })
+	kept := dial(t, addr)
+	if got := statusOf(t, kept); got != 200 {
+		t.Fatalf("the first connection: %d", got)
+	}
+	slow := []net.Conn{dial(t, addr), dial(t, addr)}
+	for _, c := range slow {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+	}
+	waitFor(t, "a new connection to be served in a slow one's place", func() bool {
+		return statusOf(t, dial(t, addr)) == 200
+	})
+	// The limit holds: of the two slow ones, one was closed.
+	answered := 0
+	for _, c := range slow {
+		io.WriteString(c, "\r\n\r\n")
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil && resp.StatusCode == 200 {
+			answered++
+		}
+	}
+	if answered != 1 {
+		t.Errorf("%d of the two slow connections answered once their heads came, want 1 (the other closed for the new one)", answered)
+	}
+	if got := statusOf(t, kept); got != 200 {
+		t.Errorf("the kept connection: %d, want 200 (it keeps its place)", got)
+	}
+}
+
+// statusOf sends a GET on c and returns the response's status, its body
+// read.
+func statusOf(t *testing.T, c net.Conn) int {
+	t.Helper()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
 }
 
 // read() of a body whose Content-Length claims 16 GB reads what arrives:

@@ -40,7 +40,9 @@ type Server struct {
 	// raises OSError, or a chunked body gets 400.
 	BodyTimeout time.Duration
 	// MaxConnections bounds the connections served at once (gunicorn's
-	// worker_connections; default 1000, negative: no limit): one more is
+	// worker_connections; default 1000, negative: no limit): one more
+	// takes the place of a connection that has been sending its request
+	// head (or nothing) for over a second, if there is one; else it is
 	// answered 503 with Retry-After and closed.
 	MaxConnections int
 	// Limits on the request head, gunicorn's --limit-request-*; zero

@@ -194,7 +194,8 @@ func addServeFlags(fs *pflag.FlagSet, c *settings) {
 	fs.Int64Var(&c.tmpUploadLimit, "tmp-upload-limit", 4<<30,
 		"bytes of disk a worker's spooled request bodies take together in --tmp-upload-dir; a body beyond it gets 503 (0: no limit)")
 	fs.IntVar(&c.maxConnections, "max-connections", 1000,
-		"connections a worker serves at once (gunicorn's worker_connections); one more gets 503 and is closed "+
+		"connections a worker serves at once (gunicorn's worker_connections); one more takes the place of a connection "+
+			"slow to send its request head (over a second), else gets 503 and is closed "+
 			"(over TLS and on FastCGI and uwsgi sockets, each socket's next connection waits in the kernel's queue; 0: no limit)")
 	fs.IntVar(&c.maxConnections, "worker-connections", 1000, "alias of --max-connections")
 	fs.IntVar(&c.queueSize, "queue-size", 1024,

@@ -181,6 +181,20 @@ func (s *Set[C]) Count() int {
 	return len(s.conns)
 }
 
+// Find returns a connection for which match is true, if any. match runs
+// under the Set's lock: it must not call the Set.
+func (s *Set[C]) Find(match func(C) bool) (C, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if match(c) {
+			return c, true
+		}
+	}
+	var none C
+	return none, false
+}
+
 // StartClosing marks Shutdown begun, before the caller's own first steps
 // (a server whose listeners are not Serve's: their connections answer with
 // Connection: close from now on).

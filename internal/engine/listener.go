@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gowsgi/gowsgi/internal/connset"
+	"github.com/gowsgi/gowsgi/internal/core"
 )
 
 // listener is a listening socket of a Server in its App's Poller: when a
@@ -144,7 +145,7 @@ func (el *listener) Ready() {
 
 // open starts serving an accepted connection.
 func (s *Server) open(fd int, sa unix.Sockaddr) {
-	if max := s.cfg.MaxConnections; max > 0 && s.set.Count() >= max {
+	if max := s.cfg.MaxConnections; max > 0 && s.set.Count() >= max && !s.makeRoom() {
 		s.turnAway(fd)
 		return
 	}
@@ -156,6 +157,42 @@ func (s *Server) open(fd int, sa unix.Sockaddr) {
 	}
 	// The client has often sent its request already.
 	c.serveNext()
+}
+
+// slowHead: at the connection limit, a connection whose request head has
+// been arriving for this long (or that has sent nothing for this long
+// since it opened) gives its place to a new one. A client on a working
+// link sends a head in milliseconds; a thousand that trickle theirs (an
+// attack of slow clients) would otherwise hold every place until the head
+// timeout, and every other client would get 503.
+const slowHead = time.Second
+
+// makeRoom closes a connection that has been slow to send its request
+// head for longer than slowHead, if there is one: the connection limit
+// then admits a new one. Connections running a request, or kept alive
+// between requests, are never taken.
+func (s *Server) makeRoom() bool {
+	now := core.CoarseNow()
+	for range 4 {
+		slow, ok := s.set.Find(func(c *conn) bool {
+			since := c.headSince.Load()
+			return since != 0 && now-since >= int64(slowHead) && c.state.Load() == connIdle
+		})
+		if !ok {
+			return false
+		}
+		// Its event may have made another thread its owner meanwhile:
+		// look again.
+		if slow.own() {
+			if log := s.app.Log(); log.Enabled(context.Background(), slog.LevelDebug) {
+				log.Debug("closed a connection slow to send its request head, to admit a new one: --max-connections reached",
+					"remote", slow.peer.RemoteIP, "max", s.cfg.MaxConnections)
+			}
+			slow.close()
+			return true
+		}
+	}
+	return false
 }
 
 // busyResponse answers a connection beyond MaxConnections.
