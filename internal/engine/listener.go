@@ -160,11 +160,12 @@ func (s *Server) open(fd int, sa unix.Sockaddr) {
 }
 
 // slowHead: at the connection limit, a connection whose request head has
-// been arriving for this long (or that has sent nothing for this long
-// since it opened) gives its place to a new one. A client on a working
-// link sends a head in milliseconds; a thousand that trickle theirs (an
-// attack of slow clients) would otherwise hold every place until the head
-// timeout, and every other client would get 503.
+// been arriving for this long (with the small body read ahead with it,
+// if any; or that has sent nothing for this long since it opened) gives
+// its place to a new one. A client on a working link sends a head in
+// milliseconds; a thousand that trickle theirs (an attack of slow
+// clients) would otherwise hold every place until the head timeout, and
+// every other client would get 503.
 const slowHead = time.Second
 
 // makeRoom closes a connection that has been slow to send its request
