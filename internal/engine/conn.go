@@ -38,21 +38,23 @@ type conn struct {
 	// it was busy, so its owner looks again before it goes idle.
 	state    atomic.Int32
 	deadline atomic.Int64 // monotonic time an idle connection expires (0: none)
-	// Monotonic time the head in progress began arriving (0: none yet);
-	// read by another connection's opener looking for a slow one to
-	// close (Server.makeRoom).
-	headSince atomic.Int64
+	// While idle: headSince, the start of the head it waits to complete
+	// (0: kept alive between requests). Set as it goes idle; read by
+	// another connection's opener looking for a slow one to close
+	// (Server.makeRoom).
+	idleHeadSince atomic.Int64
 
-	rbuf  []byte             // read buffer; unread bytes are rbuf[r:w]; nil while idle with none
-	base  *[readBufSize]byte // the pooled buffer rbuf is, until it grows
-	grown int64              // bytes of the App's memory budget rbuf holds
-	r, w  int
-	scan  int           // where the search for the end of the head in rbuf[r:w] resumes
-	need  int           // bytes of head and body to have before the request starts (0: a head)
-	bw    *bufio.Writer // nil while idle with nothing buffered
-	aside *os.File      // while a goroutine of its own reads a chunked body
-	rpace core.Pace     // waiting for the body
-	wpace core.Pace     // waiting for the client to take the response
+	rbuf      []byte             // read buffer; unread bytes are rbuf[r:w]; nil while idle with none
+	base      *[readBufSize]byte // the pooled buffer rbuf is, until it grows
+	grown     int64              // bytes of the App's memory budget rbuf holds
+	r, w      int
+	scan      int           // where the search for the end of the head in rbuf[r:w] resumes
+	need      int           // bytes of head and body to have before the request starts (0: a head)
+	headSince int64         // monotonic time the head in progress began arriving (0: none yet)
+	bw        *bufio.Writer // nil while idle with nothing buffered
+	aside     *os.File      // while a goroutine of its own reads a chunked body
+	rpace     core.Pace     // waiting for the body
+	wpace     core.Pace     // waiting for the client to take the response
 
 	hreq h1.Request
 	peer core.Peer
@@ -119,7 +121,7 @@ func newConn(s *Server, fd int, remote unix.Sockaddr) *conn {
 	c.length.c = c
 	c.cont.c = c
 	c.fresh.Store(true)
-	c.headSince.Store(core.Monotonic())
+	c.headSince = core.Monotonic()
 	c.proxyWait = s.cfg.ProxyProtocol != proxyproto.Off
 	return c
 }
@@ -307,8 +309,8 @@ func (c *conn) advance() *core.Request {
 			}
 			// The start of a header: read more (the head's timeout runs).
 		} else if pending := c.w - c.r; pending > 0 && c.need == 0 {
-			if c.headSince.Load() == 0 {
-				c.headSince.Store(core.CoarseNow())
+			if c.headSince == 0 {
+				c.headSince = core.CoarseNow()
 			}
 			end, next := h1.HeadEnd(c.rbuf[c.r:c.w], c.scan)
 			if end >= 0 {
@@ -448,9 +450,10 @@ func (c *conn) room(n int) bool {
 // timeout between requests, the head timeout from the first byte of a head
 // (and from the start of a connection).
 func (c *conn) setDeadline() {
-	switch since := c.headSince.Load(); {
-	case since != 0:
-		c.deadline.Store(since + int64(c.srv.cfg.HeaderTimeout))
+	c.idleHeadSince.Store(c.headSince)
+	switch {
+	case c.headSince != 0:
+		c.deadline.Store(c.headSince + int64(c.srv.cfg.HeaderTimeout))
 	default:
 		c.deadline.Store(core.CoarseNow() + int64(c.srv.cfg.KeepAlive))
 	}
@@ -498,7 +501,7 @@ func (c *conn) begin(n int) (*core.Request, bool) {
 	}
 	c.need = 0
 	c.scan = 0
-	c.headSince.Store(0)
+	c.headSince = 0
 	r := c.srv.app.Begin(c, c)
 	c.req = r
 	c.fresh.Store(false)

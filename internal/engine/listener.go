@@ -174,24 +174,33 @@ const slowHead = time.Second
 // between requests, are never taken.
 func (s *Server) makeRoom() bool {
 	now := core.CoarseNow()
+	isSlow := func(c *conn) bool {
+		since := c.idleHeadSince.Load()
+		return since != 0 && now-since >= int64(slowHead)
+	}
 	for range 4 {
-		slow, ok := s.set.Find(func(c *conn) bool {
-			since := c.headSince.Load()
-			return since != 0 && now-since >= int64(slowHead) && c.state.Load() == connIdle
-		})
+		slow, ok := s.set.Find(func(c *conn) bool { return c.state.Load() == connIdle && isSlow(c) })
 		if !ok {
 			return false
 		}
-		// Its event may have made another thread its owner meanwhile:
+		// Its event may have made another thread its owner meanwhile,
+		// which may have served a request and left it idle and kept:
 		// look again.
-		if slow.own() {
-			if log := s.app.Log(); log.Enabled(context.Background(), slog.LevelDebug) {
-				log.Debug("closed a connection slow to send its request head, to admit a new one: --max-connections reached",
-					"remote", slow.peer.RemoteIP, "max", s.cfg.MaxConnections)
-			}
-			slow.close()
-			return true
+		if !slow.own() {
+			continue
 		}
+		if !isSlow(slow) {
+			if !slow.toIdle() {
+				slow.serveNext() // an event came while it was ours
+			}
+			continue
+		}
+		if log := s.app.Log(); log.Enabled(context.Background(), slog.LevelDebug) {
+			log.Debug("closed a connection slow to send its request head, to admit a new one: --max-connections reached",
+				"remote", slow.peer.RemoteIP, "max", s.cfg.MaxConnections)
+		}
+		slow.close()
+		return true
 	}
 	return false
 }
