@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/balance"
 	"github.com/gowsgi/gowsgi/internal/connset"
 	"github.com/gowsgi/gowsgi/internal/engine"
 	"github.com/gowsgi/gowsgi/internal/h1"
@@ -64,6 +65,9 @@ type Server struct {
 	once    sync.Once
 	engine  *engine.Server
 	initErr error
+	// seat: on a master's balance board, the worker's (balance.Claim
+	// when nil).
+	seat *balance.Seat
 }
 
 // Limits bound a request head, as gunicorn's --limit-request-line,
@@ -92,6 +96,10 @@ func (s *Server) init() *engine.Server {
 			Limits: h1.Limits{RequestLine: s.Limits.RequestLine, Fields: s.Limits.Fields, FieldSize: s.Limits.FieldSize},
 		}
 		cfg.ProxyProtocol, cfg.ProxyAllow, s.initErr = proxySettings(s.ProxyProtocol, s.ProxyAllowFrom)
+		if cfg.Seat = s.seat; cfg.Seat == nil {
+			// In a gowsgi worker: level with the others.
+			cfg.Seat = balance.Claim()
+		}
 		s.engine = engine.New(s.App.core, cfg)
 	})
 	return s.engine

@@ -463,6 +463,9 @@ func runWorker(s *settings, p processSettings, w *master.Worker, l *logs) int {
 		ProxyProtocol:  s.proxyProtocol,
 		ProxyAllowFrom: strings.Split(s.proxyAllowFrom, ","),
 	}
+	if w.BoardErr != nil {
+		l.log.Warn("no seat on the workers' balance board: this worker takes every connection it is woken for", "error", w.BoardErr)
+	}
 	all := newServers(srv, s.fcgiIdle, tlsConf, l.log)
 	served := make(chan error, len(listeners))
 	for _, ln := range listeners {

@@ -470,3 +470,97 @@ func TestMultiprocess(t *testing.T) {
 		s.Stop()
 	}
 }
+
+// Connections that arrive together are spread over the workers. The kernel
+// wakes the first worker waiting on the shared socket for each new
+// connection, and an idle one, quick to wait again, would take them all,
+// leaving the others idle for as long as those connections are kept (a
+// load balancer's pool, a benchmark's clients). Rounds of 64 connections
+// opened as wrk opens them, back to back without waiting for any, then a
+// request on each: in every round each of the two workers must serve at
+// least a quarter of the new ones.
+func TestConnectionsSpreadOverWorkers(t *testing.T) {
+	notify := filepath.Join(t.TempDir(), "notify.sock")
+	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	s := testutil.Start(t, testutil.Options{Env: []string{"NOTIFY_SOCKET=" + notify}},
+		"-w", "2", "--keep-alive", "60", "--pythonpath", ".", "conformance:pid")
+	// READY=1 once every worker serves.
+	nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	msg := make([]byte, 256)
+	if n, err := nc.Read(msg); err != nil || !strings.Contains(string(msg[:n]), "READY=1") {
+		t.Fatalf("no READY=1: %q %v\n%s", msg[:n], err, s.Log.String())
+	}
+	port, _ := strconv.Atoi(s.URL[strings.LastIndexByte(s.URL, ':')+1:])
+	// A worker's first request is slower (imports, caches): one
+	// round to warm both up, whose spread is not judged.
+	const rounds, conns = 5, 64
+	for round := range rounds {
+		served := map[string]int{}
+		cs := burstDial(t, port, conns)
+		for _, c := range cs {
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		}
+		for _, c := range cs {
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, s.Log.String())
+			}
+			body, _ := io.ReadAll(resp.Body)
+			served[string(body)]++
+		}
+		// All stay open to the end: each worker holds its own, and
+		// connections closing as the next round opens would leave the
+		// counts behind what the workers hold.
+		defer func() {
+			for _, c := range cs {
+				c.Close()
+			}
+		}()
+		t.Logf("round %d: connections per worker: %v", round, served)
+		if round == 0 {
+			continue
+		}
+		if len(served) != 2 {
+			t.Errorf("round %d: %d connections answered by %v, want both workers", round, conns, served)
+			continue
+		}
+		for pid, n := range served {
+			if n < conns/4 {
+				t.Errorf("round %d: worker %s served %d of %d connections (%v), want at least a quarter", round, pid, n, conns, served)
+			}
+		}
+	}
+}
+
+// burstDial opens n connections to 127.0.0.1:port as wrk does: every
+// connect issued at once, none waited for before the next.
+func burstDial(t *testing.T, port, n int) []net.Conn {
+	t.Helper()
+	fds := make([]int, n)
+	for i := range fds {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Connect(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil && err != syscall.EINPROGRESS {
+			t.Fatal(err)
+		}
+		fds[i] = fd
+	}
+	cs := make([]net.Conn, n)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "conn")
+		c, err := net.FileConn(f) // waits for the connection through Go's poller
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		cs[i] = c
+	}
+	return cs
+}

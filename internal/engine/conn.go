@@ -288,6 +288,9 @@ func (c *conn) close() {
 	c.srv.poller.Forget(c.sk.fd, c, false) // before the number is free
 	c.sk.close()
 	c.srv.set.Forget(c)
+	if b := c.srv.bal; b != nil {
+		b.seat.Closed()
+	}
 	c.rest()
 	c.dropReadBuf()
 }

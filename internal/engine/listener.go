@@ -31,6 +31,8 @@ type listener struct {
 	// tracked by the Server before its Shutdown counts the connections.
 	mu      sync.Mutex
 	dropped bool
+	aside   bool // out of the Poller: this worker has more connections than another (balancer)
+	insist  bool // accept what waits whatever the counts: nobody took it while aside
 }
 
 // acceptEvents: of the workers waiting on a shared socket, the kernel
@@ -59,6 +61,8 @@ func (s *Server) serve(ln net.Listener) error {
 	s.mu.Unlock()
 	if err := s.poller.Add(el.fd, acceptEvents, el); err != nil {
 		el.drop(err)
+	} else if s.bal != nil {
+		s.bal.seat.Accepting()
 	}
 	return <-el.done
 }
@@ -89,6 +93,9 @@ func (s *Server) stopServing() {
 		mine = append(mine, el)
 	}
 	s.mu.Unlock()
+	if s.bal != nil {
+		s.bal.seat.Leaving() // the other workers must not wait for this one
+	}
 	for _, el := range mine {
 		el.drop(connset.ErrServerClosed)
 	}
@@ -98,7 +105,8 @@ func (s *Server) stopServing() {
 func (el *listener) Ready() {
 	el.mu.Lock()
 	defer el.mu.Unlock()
-	if el.dropped {
+	defer func() { el.insist = false }()
+	if el.dropped || el.aside {
 		return
 	}
 	s := el.srv
@@ -109,6 +117,9 @@ func (el *listener) Ready() {
 	// kept connections too, until a connection came.
 	unix.SetNonblock(el.fd, true)
 	for i := 0; i < 64; i++ {
+		if !s.bal.fair(el) && s.bal.stepAside(el) {
+			return
+		}
 		var fd int
 		var sa unix.Sockaddr
 		var aerr error
@@ -136,7 +147,13 @@ func (el *listener) Ready() {
 			// readable.
 			s.app.Log().Warn("accept failed; retrying", "error", os.NewSyscallError("accept", aerr), "in", time.Second)
 			s.poller.Ctl(unix.EPOLL_CTL_DEL, el.fd, 0)
-			time.AfterFunc(time.Second, func() { s.poller.Ctl(unix.EPOLL_CTL_ADD, el.fd, acceptEvents) })
+			time.AfterFunc(time.Second, func() {
+				el.mu.Lock()
+				defer el.mu.Unlock()
+				if !el.dropped && !el.aside { // else dropped, or back with its balancer
+					s.poller.Ctl(unix.EPOLL_CTL_ADD, el.fd, acceptEvents)
+				}
+			})
 			return
 		}
 		s.open(fd, sa)
@@ -151,6 +168,9 @@ func (s *Server) open(fd int, sa unix.Sockaddr) {
 	}
 	c := newConn(s, fd, sa)
 	s.set.Track(c)
+	if s.bal != nil {
+		s.bal.seat.Opened()
+	}
 	if err := s.poller.Add(fd, unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLET, c); err != nil {
 		c.close()
 		return

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/allow"
+	"github.com/gowsgi/gowsgi/internal/balance"
 	"github.com/gowsgi/gowsgi/internal/connset"
 	"github.com/gowsgi/gowsgi/internal/core"
 	"github.com/gowsgi/gowsgi/internal/h1"
@@ -31,6 +32,10 @@ type Config struct {
 	// versions, from the peers ProxyAllow lets send one.
 	ProxyProtocol proxyproto.Mode
 	ProxyAllow    allow.List
+	// Seat is the worker's seat on its master's balance board: the
+	// Server then keeps its connections level with the other workers'
+	// (see balancer). nil: it takes every connection it is woken for.
+	Seat *balance.Seat
 }
 
 // DefaultMaxConnections is gunicorn's worker_connections.
@@ -42,6 +47,8 @@ type Server struct {
 	poller *core.Poller
 	cfg    Config
 	set    connset.Set[*conn]
+
+	bal *balancer // nil without Config.Seat
 
 	mu        sync.Mutex
 	listeners map[*listener]struct{}
@@ -78,6 +85,9 @@ func New(app *core.App, cfg Config) *Server {
 	}
 	s := &Server{app: app, poller: app.Poller(), cfg: cfg, listeners: make(map[*listener]struct{})}
 	s.set.Init()
+	if cfg.Seat != nil {
+		s.bal = s.newBalancer(cfg.Seat)
+	}
 	return s
 }
 

@@ -22,6 +22,8 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"
+
+	"github.com/gowsgi/gowsgi/internal/balance"
 )
 
 // Exit statuses of a worker that could not start, gunicorn's: the master
@@ -115,6 +117,7 @@ type worker struct {
 	lastBeat time.Time
 	replaces *worker // the worker to retire when this one is ready
 	reload   bool    // started by a reload: a failure to boot keeps the old one
+	seat     int     // its slot on the balance board; -1: none
 }
 
 type event struct {
@@ -136,7 +139,8 @@ type master struct {
 	waiting bool // the application failed to load: wait for a change (Changes)
 	exe     string
 	hooks   Hooks
-	child   *exec.Cmd // the new master a SIGUSR2 started
+	child   *exec.Cmd     // the new master a SIGUSR2 started
+	board   *balance.Host // the workers' connection counts; nil if it could not be made
 }
 
 // state describes the master for its hooks.
@@ -182,6 +186,12 @@ func Run(cfg Config) int {
 		target: cfg.Workers, exe: exe, hooks: cfg.Hooks}
 	sigs := cfg.Signals
 	defer signal.Stop(sigs)
+	if h, err := balance.NewHost(balance.Slots(cfg.Workers)); err == nil {
+		m.board = h
+		defer h.Close()
+	} else {
+		m.log.Warn("cannot share connection counts between the workers; a burst of new connections may go to one of them", "error", err)
+	}
 
 	first := m.target
 	if cfg.Preload {
@@ -282,7 +292,7 @@ func (m *master) serving() int {
 // spawn starts a worker; replaces, if set, is retired once it is ready.
 func (m *master) spawn(replaces *worker, reload bool) error {
 	m.nextID++
-	w := &worker{id: m.nextID, replaces: replaces, reload: reload, lastBeat: time.Now()}
+	w := &worker{id: m.nextID, replaces: replaces, reload: reload, lastBeat: time.Now(), seat: -1}
 	if m.hooks != nil {
 		m.hooks.PreFork(m.state(), WorkerInfo{Age: w.id})
 	}
@@ -295,12 +305,20 @@ func (m *master) spawn(replaces *worker, reload bool) error {
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%d:%d", envWorker, w.id, len(m.cfg.Sockets), m.cfg.Workers))
 	cmd.Env = append(cmd.Env, m.cfg.Env...)
 	cmd.ExtraFiles = append(append([]*os.File(nil), m.cfg.Sockets...), pw)
+	if m.board != nil {
+		if w.seat = m.board.Take(); w.seat >= 0 {
+			files := m.board.Files()
+			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d:%d", envBalance, w.seat, len(files)))
+			cmd.ExtraFiles = append(cmd.ExtraFiles, files...)
+		}
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
 	err = startWithSlack(cmd, m.cfg.MonitorSlack)
 	restoreNonblocking(m.cfg.Sockets)
 	if err != nil {
 		pw.Close()
 		r.Close()
+		m.freeSeat(w)
 		return err
 	}
 	pw.Close()
@@ -368,6 +386,7 @@ func (m *master) handle(ev event) (status int, stop bool) {
 		}
 	case "exit":
 		delete(m.workers, w)
+		m.freeSeat(w)
 		if m.hooks != nil {
 			m.hooks.ChildExit(m.state(), WorkerInfo{Age: w.id, PID: w.pid})
 		}
@@ -429,7 +448,19 @@ func (m *master) retire(w *worker) {
 	}
 	w.retiring = true
 	w.killAt = time.Now().Add(m.cfg.GracefulTimeout + 5*time.Second)
+	if m.board != nil {
+		// The others must not wait for it to take connections.
+		m.board.Retire(w.seat)
+	}
 	w.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// freeSeat gives back w's slot on the balance board.
+func (m *master) freeSeat(w *worker) {
+	if m.board != nil {
+		m.board.Free(w.seat)
+		w.seat = -1
+	}
 }
 
 // oldest is the longest-serving worker not retiring.

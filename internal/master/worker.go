@@ -7,12 +7,18 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/balance"
 )
 
 // envWorker marks a worker process: "ID:SOCKETS:WORKERS". Its sockets are
 // descriptors 3 to 3+SOCKETS-1 and its status pipe to the master the next
 // descriptor.
 const envWorker = "_GOWSGI_WORKER"
+
+// envBalance gives a worker its seat on the master's balance board:
+// "SLOT:FILES", the board's descriptors following the status pipe.
+const envBalance = "_GOWSGI_BALANCE"
 
 // Messages on the status pipe, one a line.
 const (
@@ -32,6 +38,10 @@ type Worker struct {
 	// must get back when the worker was started with a monitor slack
 	// (Config.MonitorSlack); 0 otherwise.
 	PythonTimerSlack time.Duration
+	// BoardErr says why the worker has no seat on the master's balance
+	// board although the master gave it one: it then takes every
+	// connection it is woken for, and the others do not wait for it.
+	BoardErr error
 
 	mu   sync.Mutex
 	pipe *os.File
@@ -62,6 +72,7 @@ func InWorker() (*Worker, error) {
 		w.Sockets = append(w.Sockets, os.NewFile(uintptr(3+i), fmt.Sprintf("socket %d", i)))
 	}
 	w.pipe = os.NewFile(uintptr(3+n[1]), "master")
+	w.BoardErr = joinBoard(3 + n[1] + 1)
 	if v, ok := os.LookupEnv(envTimerSlack); ok {
 		os.Unsetenv(envTimerSlack)
 		if ns, err := strconv.ParseInt(v, 10, 64); err == nil && ns > 0 {
@@ -69,6 +80,30 @@ func InWorker() (*Worker, error) {
 		}
 	}
 	return w, nil
+}
+
+// joinBoard takes the worker's seat on the balance board, whose
+// descriptors start at first, if the master gave it one.
+func joinBoard(first int) error {
+	spec, ok := os.LookupEnv(envBalance)
+	if !ok {
+		return nil
+	}
+	os.Unsetenv(envBalance)
+	var slot, files int
+	if _, err := fmt.Sscanf(spec, "%d:%d", &slot, &files); err != nil || files < 2 {
+		return fmt.Errorf("malformed %s=%q", envBalance, spec)
+	}
+	fs := make([]*os.File, files)
+	for i := range fs {
+		fs[i] = os.NewFile(uintptr(first+i), "balance")
+	}
+	seat, err := balance.Join(fs, slot)
+	if err != nil {
+		return err
+	}
+	balance.SetJoined(seat)
+	return nil
 }
 
 func (w *Worker) send(msg string) error {
