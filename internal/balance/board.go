@@ -33,12 +33,9 @@ const line = 64
 // not accept (starting, stopping, gone).
 const live = 1
 
-// Board is the shared page, as the master or a worker maps it, and the
-// slots' eventfds: a worker waits on its own, and writes another's to
-// wake that one.
+// Board is the shared page, as the master or a worker maps it.
 type Board struct {
-	mem   []byte
-	kicks []int
+	mem []byte
 }
 
 // used is in the page's first line: how many slots may be in use (the
@@ -86,7 +83,6 @@ func NewHost(n int) (*Host, error) {
 			h.Close()
 			return nil, os.NewSyscallError("eventfd", err)
 		}
-		h.kicks = append(h.kicks, kick)
 		h.files = append(h.files, os.NewFile(uintptr(kick), "balance kick"))
 	}
 	return h, nil
@@ -161,11 +157,13 @@ func (h *Host) Seat() (*Seat, error) {
 	return Join(files, h.Take())
 }
 
-// Seat is a worker's side: its slot on the shared page.
+// Seat is a worker's side: its slot on the shared page, and the slots'
+// eventfds: it waits on its own, and writes another's to wake that one.
 type Seat struct {
 	Board
-	me   int
-	mine *atomic.Int64
+	me    int
+	mine  *atomic.Int64
+	kicks []int
 }
 
 // Join maps the page (a worker's); files are Host.Files, slot the one
@@ -178,20 +176,33 @@ func Join(files []*os.File, slot int) (*Seat, error) {
 	size := line * (n + 1)
 	mem, err := unix.Mmap(int(files[0].Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
+		for _, f := range files {
+			f.Close()
+		}
 		return nil, os.NewSyscallError("mmap", err)
 	}
-	files[0].Close()
 	s := &Seat{Board: Board{mem: mem}, me: slot}
 	for _, f := range files[1:] {
 		// The numbers, without the os.Files, whose finalizers would
 		// close them.
-		kfd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-		f.Close()
-		if err != nil {
-			return nil, os.NewSyscallError("fcntl", err)
+		kfd, ferr := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if ferr != nil && err == nil {
+			err = os.NewSyscallError("fcntl", ferr)
 		}
-		unix.SetNonblock(kfd, true)
-		s.kicks = append(s.kicks, kfd)
+		if ferr == nil {
+			unix.SetNonblock(kfd, true)
+			s.kicks = append(s.kicks, kfd)
+		}
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	if err != nil {
+		for _, kfd := range s.kicks {
+			unix.Close(kfd)
+		}
+		unix.Munmap(mem)
+		return nil, err
 	}
 	s.mine = s.slot(slot)
 	return s, nil

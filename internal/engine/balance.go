@@ -73,13 +73,7 @@ func (t asideTimer) Ready() {
 // Poller and accepts what waits; insist: whatever the counts.
 func (b *balancer) comeBack(insist bool) {
 	s := b.srv
-	s.mu.Lock()
-	mine := make([]*listener, 0, len(s.listeners))
-	for el := range s.listeners {
-		mine = append(mine, el)
-	}
-	s.mu.Unlock()
-	for _, el := range mine {
+	for _, el := range s.listening() {
 		el.mu.Lock()
 		// Only one that was aside insists: one that came back since
 		// (kicked) accepts as fairly as before.

@@ -84,15 +84,21 @@ func (el *listener) drop(err error) {
 	})
 }
 
-// stopServing takes the Server's listening sockets out of the Poller and
-// closes them (Shutdown).
-func (s *Server) stopServing() {
+// listening returns the Server's listeners.
+func (s *Server) listening() []*listener {
 	s.mu.Lock()
-	var mine []*listener
+	defer s.mu.Unlock()
+	mine := make([]*listener, 0, len(s.listeners))
 	for el := range s.listeners {
 		mine = append(mine, el)
 	}
-	s.mu.Unlock()
+	return mine
+}
+
+// stopServing takes the Server's listening sockets out of the Poller and
+// closes them (Shutdown).
+func (s *Server) stopServing() {
+	mine := s.listening()
 	if s.bal != nil {
 		s.bal.seat.Leaving() // the other workers must not wait for this one
 	}
